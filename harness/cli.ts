@@ -1,0 +1,207 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { PROBES } from '../probes/registry.js';
+import { builtinProfileIds, loadProfile, loadProfileFile } from '../profiles/loader.js';
+import { renderSummary } from '../reports/text.js';
+import { runDemo } from './demo.js';
+import { DEFAULT_TIMINGS } from './discovery/identify.js';
+import type { ScannerChoice } from './discovery/scanners.js';
+import { ConfigError, HarnessError } from './errors.js';
+import { displayPath } from './input.js';
+import { harnessVersion } from './paths.js';
+import { parseExcludePorts, parsePorts, type PortSet } from './ports.js';
+import { Progress } from './progress.js';
+import { type RunConfig, runHarness } from './run.js';
+import { readTargetsFile, type TargetRequest } from './targets.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function positiveInt(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    return n;
+  };
+}
+
+interface RunFlags {
+  target?: string[];
+  targets?: string;
+  declaration?: string;
+  profile?: string[];
+  ports: string;
+  excludePorts?: string;
+  scope?: string[];
+  concurrency: number;
+  out?: string;
+  json?: boolean;
+  scanner: ScannerChoice;
+  timeout: number;
+  maxConnections: number;
+}
+
+/** Flags → a validated RunConfig. Every problem is a ConfigError naming the flag. */
+export function buildRunConfig(flags: RunFlags): RunConfig {
+  const targets: TargetRequest[] = [];
+  for (const t of flags.target ?? []) targets.push({ address: t, source: `--target ${t}` });
+  if (flags.declaration !== undefined) {
+    if (targets.length !== 1) throw new ConfigError('--declaration goes with exactly one --target; for several devices put a declaration per target in a --targets file');
+    (targets[0] as TargetRequest).declarationPath = flags.declaration;
+  }
+  if (flags.targets !== undefined) targets.push(...readTargetsFile(flags.targets));
+  if (targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable) or --targets FILE');
+  const exclude: PortSet = flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] };
+  const config: RunConfig = {
+    targets,
+    profiles: flags.profile ?? [],
+    ports: parsePorts(flags.ports),
+    excludePorts: exclude,
+    concurrency: flags.concurrency,
+    scanner: flags.scanner,
+    timings: { connectMs: Math.max(flags.timeout, DEFAULT_TIMINGS.connectMs), bannerMs: Math.round(flags.timeout * (2 / 3)), probeMs: flags.timeout },
+    maxConnectionsPerDevice: flags.maxConnections,
+  };
+  if (flags.scope !== undefined) config.scope = flags.scope;
+  if (flags.out !== undefined) config.outDir = flags.out;
+  return config;
+}
+
+function runOptions(cmd: Command): Command {
+  return cmd
+    .option('--target <addr>', 'device address (IP or name); repeatable', collect)
+    .option('--targets <file>', 'YAML file: targets: [{ address, name?, declaration?, ports? }]')
+    .option('--declaration <file>', 'declaration (ICS/IXIT) YAML for the single --target')
+    .option('--profile <id>', 'profile id or YAML path; repeatable (default: every built-in profile)', collect)
+    .option('--ports <list>', 'ports: 22,80-90,U:5683 | default | all (TCP 1-65535)', 'default')
+    .option('--exclude-ports <list>', 'ports never contacted by any probe, e.g. 2024,U:5684')
+    .option('--scope <cidr>', 'allowed address block; repeatable; replaces the default scope (loopback, RFC 1918, link-local, ULA)', collect)
+    .option('--concurrency <n>', 'targets probed at once', positiveInt('--concurrency', 1024), 4)
+    .option('--max-connections <n>', 'concurrent connections per device', positiveInt('--max-connections', 1024), 64)
+    .option('--timeout <ms>', 'how long each protocol exchange waits for an answer', positiveInt('--timeout', 600_000), DEFAULT_TIMINGS.probeMs)
+    .addOption(new Option('--scanner <kind>', 'port scanner').choices(['auto', 'builtin', 'nmap']).default('auto'))
+    .option('--out <dir>', 'run folder (default: runs/<run-id>)')
+    .option('--json', 'print report.json on stdout instead of the verdict table');
+}
+
+/** Print the outcome of a run and return its exit code. */
+function finish(outcome: Awaited<ReturnType<typeof runHarness>>, json: boolean | undefined): number {
+  if (json) process.stdout.write(`${JSON.stringify(outcome.report, null, 2)}\n`);
+  else process.stdout.write(renderSummary(outcome.report, { colour: process.stdout.isTTY === true, reportPath: displayPath(join(outcome.outDir, 'report.json')) }));
+  return outcome.exitCode;
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('iot-harness')
+    .description('Conformance test harness for IoT devices: probes on a lab LAN, verdicts per baseline provision, evidence a lab can file.')
+    .version(harnessVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  runOptions(program.command('run').description('probe devices and judge them against the profiles')).action(async (flags: RunFlags) => {
+    const config = buildRunConfig(flags);
+    const progress = new Progress();
+    config.onProgress = progress.handle;
+    try {
+      setExit(finish(await runHarness(config), flags.json));
+    } finally {
+      progress.stop();
+    }
+  });
+
+  program
+    .command('demo')
+    .description('start simulated weak and hardened devices on loopback, run every profile against them, print the verdicts')
+    .option('--out <dir>', 'run folder (default: runs/<run-id>)')
+    .option('--json', 'print report.json on stdout instead of the verdict table')
+    .option('--exclude-ports <list>', 'ports the demo must not use or scan')
+    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string }) => {
+      const progress = new Progress();
+      try {
+        const outcome = await runDemo({
+          ...(flags.out === undefined ? {} : { outDir: flags.out }),
+          excludePorts: flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] },
+          onProgress: progress.handle,
+          log: (line) => {
+            progress.stop();
+            process.stderr.write(`${line}\n`);
+          },
+        });
+        progress.stop();
+        finish(outcome, flags.json);
+        // The demo shows failures on purpose: it succeeded when it ran.
+        setExit(outcome.exitCode === 3 ? 3 : 0);
+      } finally {
+        progress.stop();
+      }
+    });
+
+  program
+    .command('probes')
+    .description('list the probes, their options and whether they are intrusive (no network)')
+    .option('--json', 'as JSON')
+    .action((flags: { json?: boolean }) => {
+      const rows = PROBES.map((p) => ({ id: p.meta.id, title: p.meta.title, protocols: p.meta.protocols, intrusive: p.meta.intrusive, budget: p.meta.budget, options: z.toJSONSchema(p.meta.options, { io: 'input' }) }));
+      if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (rows.length === 0) process.stdout.write('No probes beyond discovery yet: discovery identifies services on every run (see docs/discovery.md).\n');
+      else for (const r of rows) process.stdout.write(`${r.id.padEnd(24)} ${r.intrusive ? 'intrusive ' : 'safe      '} ${r.protocols.join(',').padEnd(20)} ${r.title}\n`);
+    });
+
+  const profiles = program.command('profiles').description('list, show and check profiles (no network)');
+  profiles
+    .command('list', { isDefault: true })
+    .description('list the built-in profiles')
+    .action(() => {
+      for (const id of builtinProfileIds()) {
+        const p = loadProfile(id);
+        const assessed = p.provisions.filter((x) => 'assessment' in x.assess).length;
+        process.stdout.write(`${p.id.padEnd(20)} ${p.version.padEnd(8)} ${p.provisions.length} provisions, ${assessed} probed  ${p.title}\n`);
+      }
+    });
+  profiles
+    .command('show <id>')
+    .description('every provision of a profile and how it is assessed')
+    .action((id: string) => {
+      const p = loadProfile(id);
+      process.stdout.write(`${p.title}\n${p.standard.name} ${p.standard.version}${p.standard.assessedPer ? `, assessed per ${p.standard.assessedPer}` : ''}\n\n`);
+      for (const pr of p.provisions) {
+        const how = 'assessment' in pr.assess ? `probed: ${pr.assess.assessment}` : `manual (${pr.assess.basis})`;
+        process.stdout.write(`${pr.id.padEnd(8)} ${pr.category}  ${pr.title.padEnd(60)} ${how}\n`);
+      }
+      for (const n of p.notes) process.stdout.write(`\nnote: ${n}`);
+      process.stdout.write('\n');
+    });
+  profiles
+    .command('check <file>')
+    .description('validate a profile YAML file')
+    .action((file: string) => {
+      const p = loadProfileFile(file);
+      process.stdout.write(`${displayPath(file)}: ok (${p.id}, ${p.provisions.length} provisions)\n`);
+    });
+
+  return program;
+}
+
+/** Entry point: returns the exit code. Only here are errors printed. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; any other usage error is bad input.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    if (err instanceof HarnessError && err.isInputError) {
+      process.stderr.write(`iot-harness: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`iot-harness: the harness could not complete: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 3;
+  }
+}
+

@@ -1,0 +1,59 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startFleet } from '../lab/fleet.js';
+import { ConfigError } from './errors.js';
+import type { IdentifyTimings } from './discovery/identify.js';
+import { defaultPorts, type PortSet, unionPorts } from './ports.js';
+import { newRunId, type ProgressEvent, type RunOutcome, runHarness } from './run.js';
+import type { TargetRequest } from './targets.js';
+
+export interface DemoOptions {
+  outDir?: string;
+  excludePorts: PortSet;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Where the demo says what it started. */
+  log: (line: string) => void;
+}
+
+/** Loopback answers in microseconds: shorter waits keep the demo quick without changing what it finds. */
+export const DEMO_TIMINGS: IdentifyTimings = { connectMs: 1000, bannerMs: 500, probeMs: 1000 };
+
+/**
+ * Start the simulated devices, run every built-in profile against them with the built-in scanner (no
+ * Debian peer needed), and stop them again, whatever happens in between.
+ */
+export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
+  const runId = newRunId();
+  const outDir = resolve(options.outDir ?? join('runs', runId));
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    throw new ConfigError(`--out ${outDir}: the folder already holds files; give a new or empty folder (nothing was overwritten)`);
+  }
+  // Declarations live in the run folder, so the report's declaration paths stay valid after the demo.
+  const fleet = await startFleet({ dir: join(outDir, 'declarations'), excludePorts: [...new Set([...options.excludePorts.tcp, ...options.excludePorts.udp])] });
+  try {
+    options.log(`Started ${fleet.devices.length} simulated devices${fleet.usesAliases ? '' : ' (no loopback aliases here: they share 127.0.0.1 on distinct ports)'}:`);
+    for (const d of fleet.devices) {
+      options.log(`  ${d.id.padEnd(14)} ${d.address.padEnd(12)} ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
+    }
+    const targets: TargetRequest[] = fleet.devices.map((d) => {
+      const own: PortSet = { tcp: d.services.filter((s) => s.transport === 'tcp').map((s) => s.port), udp: d.services.filter((s) => s.transport === 'udp').map((s) => s.port) };
+      // Devices sharing 127.0.0.1 must each be scanned on their own ports only, or one would report the other's services.
+      return { address: d.address, name: d.id, declarationPath: d.declarationPath, ports: fleet.usesAliases ? unionPorts(defaultPorts(), own) : own, source: `lab device ${d.id}` };
+    });
+    return await runHarness({
+      targets,
+      profiles: [],
+      ports: defaultPorts(),
+      excludePorts: options.excludePorts,
+      concurrency: targets.length,
+      scanner: 'builtin',
+      timings: DEMO_TIMINGS,
+      outDir,
+      outDirMayHold: ['declarations'],
+      runId,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+  } finally {
+    await fleet.stop();
+  }
+}

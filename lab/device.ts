@@ -1,0 +1,110 @@
+import { LabError } from './errors.js';
+import type { RunningServer } from './servers/listen.js';
+
+/** One service a lab device exposes, as bound. */
+export interface LabService {
+  /** Protocol name as the harness reports it: `telnet`, `ssh`, `http`, `https`, `rtsp`, `mqtt`. */
+  protocol: string;
+  transport: 'tcp' | 'udp';
+  /** The port actually bound. */
+  port: number;
+  /** Where a real device would listen (23 for telnet): differs from `port` when that was taken or privileged. */
+  standardPort: number;
+  /** Whether the service speaks TLS from the first byte (HTTPS, MQTTS). */
+  tls: boolean;
+  /** What the service is there to teach, e.g. `undeclared; Mirai default root/xc3511`. */
+  note?: string;
+}
+
+/** A simulated device whose servers are listening. */
+export interface RunningDevice {
+  /** Kebab-case device id, e.g. `weak-camera`. */
+  id: string;
+  title: string;
+  /** The loopback address every service of this device listens on. */
+  address: string;
+  services: LabService[];
+  /** The weak points built in on purpose, one sentence each. */
+  weaknesses: string[];
+  /** Absolute path of the declaration (ICS/IXIT) YAML written for this run. */
+  declarationPath: string;
+  /** Closes every server of the device and drops its connections. */
+  stop(): Promise<void>;
+}
+
+/** What a device needs from the fleet to start. */
+export interface DeviceContext {
+  /** Loopback address to bind every service to. */
+  address: string;
+  /** Folder for the declaration and any PEM files it references. */
+  dir: string;
+  /** Ports never to bind (the user's `--exclude-ports`); 2024 is always excluded on top. */
+  excludePorts: readonly number[];
+}
+
+/** A device kind the lab can start: plain data plus one start function. */
+export interface DeviceDefinition {
+  id: string;
+  title: string;
+  /** The weak points, documented here and in docs/lab.md. */
+  weaknesses: readonly string[];
+  start(context: DeviceContext): Promise<RunningDevice>;
+}
+
+/**
+ * Where each protocol goes: its standard port, then the high port a non-root lab uses (DESIGN:
+ * "2323 telnet, 8080 HTTP, 8443 HTTPS, 2222 SSH"), then any free port.
+ */
+export const PORT_PLAN = {
+  telnet: { standard: 23, mapped: 2323 },
+  ssh: { standard: 22, mapped: 2222 },
+  http: { standard: 80, mapped: 8080 },
+  https: { standard: 443, mapped: 8443 },
+  rtsp: { standard: 554, mapped: 8554 },
+  mqtt: { standard: 1883, mapped: 1884 },
+  mqtts: { standard: 8883, mapped: 8884 },
+} as const satisfies Record<string, { standard: number; mapped: number }>;
+
+export type PlannedService = keyof typeof PORT_PLAN;
+
+/**
+ * The servers of one device being started. If any server fails to start, the ones already
+ * listening are closed before the error propagates, so a half-started device leaks nothing.
+ */
+export class ServiceGroup {
+  readonly services: LabService[] = [];
+  readonly #servers: RunningServer[] = [];
+
+  constructor(readonly context: DeviceContext) {}
+
+  /**
+   * Starts one server on the planned ports. `start` receives the listen options (host, candidate
+   * ports, exclusions) to spread into the server's own options.
+   */
+  async add(
+    planned: PlannedService,
+    service: { protocol: string; tls: boolean; note?: string },
+    start: (listen: { host: string; port: number[]; excludePorts: readonly number[] }) => Promise<RunningServer>,
+  ): Promise<LabService> {
+    const plan = PORT_PLAN[planned];
+    let server: RunningServer;
+    try {
+      server = await start({ host: this.context.address, port: [plan.standard, plan.mapped, 0], excludePorts: this.context.excludePorts });
+    } catch (error) {
+      await this.close();
+      throw new LabError(`lab: cannot start ${service.protocol} on ${this.context.address}`, { cause: error });
+    }
+    this.#servers.push(server);
+    const entry: LabService = { protocol: service.protocol, transport: 'tcp', port: server.port, standardPort: plan.standard, tls: service.tls };
+    if (service.note) entry.note = service.note;
+    this.services.push(entry);
+    return entry;
+  }
+
+  /** Closes every server; reports the first failure only after trying them all. */
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.#servers.splice(0).reverse().map((s) => s.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw new LabError(`lab: a server of the device at ${this.context.address} did not close cleanly`, { cause: failed.reason });
+  }
+}

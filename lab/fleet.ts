@@ -1,0 +1,107 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { aliasRange, DEFAULT_BASE_ADDRESS, supportsLoopbackAliases } from './addresses.js';
+import type { DeviceDefinition, RunningDevice } from './device.js';
+import { hardenedHub } from './devices/hardened-hub.js';
+import { weakCamera } from './devices/weak-camera.js';
+import { LabError } from './errors.js';
+
+export type { LabService, RunningDevice } from './device.js';
+
+/** Every device kind, in start order. */
+const DEFINITIONS: readonly DeviceDefinition[] = [weakCamera, hardenedHub];
+
+/** The devices `startFleet` can start, for `lab` listings and `--device` validation. */
+export const LAB_DEVICES: readonly { id: string; title: string }[] = DEFINITIONS.map(({ id, title }) => ({ id, title }));
+
+/** The running lab: its devices and where their declarations are. */
+export interface RunningFleet {
+  devices: RunningDevice[];
+  /** True when each device has its own 127.0.0.x address; false when all share 127.0.0.1. */
+  usesAliases: boolean;
+  /** The folder holding each device's `<id>.yaml` declaration and the files it references. */
+  dir: string;
+  /** Stops every device; removes `dir` too when startFleet created it. */
+  stop(): Promise<void>;
+}
+
+export interface FleetOptions {
+  /** Device ids to start (see LAB_DEVICES). Default: all. */
+  devices?: string[];
+  /** Where to write declarations. Default: a fresh temporary folder, removed by stop(). */
+  dir?: string;
+  /** One 127.0.0.x address per device. Default: when the OS supports it. `true` fails where it does not. */
+  useAliases?: boolean;
+  /** Ports never to bind (the user's `--exclude-ports`); 2024 is always excluded. */
+  excludePorts?: number[];
+  /** First alias address; devices take consecutive addresses from it. Default: 127.0.0.11. */
+  baseAddress?: string;
+}
+
+function pickDefinitions(ids: readonly string[] | undefined): DeviceDefinition[] {
+  if (ids === undefined) return [...DEFINITIONS];
+  const known = LAB_DEVICES.map((d) => d.id).join(', ');
+  const picked = [...new Set(ids)].map((id) => {
+    const definition = DEFINITIONS.find((d) => d.id === id);
+    if (!definition) throw new LabError(`lab: unknown device "${id}"; the lab has ${known}`, { isInputError: true });
+    return definition;
+  });
+  if (picked.length === 0) throw new LabError(`lab: no device selected; pick from ${known}`, { isInputError: true });
+  return picked;
+}
+
+async function stopAll(devices: readonly RunningDevice[]): Promise<void> {
+  const results = await Promise.allSettled(devices.map((d) => d.stop()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw new LabError('lab: a device did not stop cleanly', { cause: failed.reason });
+}
+
+/**
+ * Starts the simulated devices on loopback and writes their declarations. Devices start one after
+ * the other, so that devices sharing 127.0.0.1 take distinct ports deterministically (the first
+ * gets the standard port, the next the mapped one).
+ */
+export async function startFleet(options: FleetOptions = {}): Promise<RunningFleet> {
+  const definitions = pickDefinitions(options.devices);
+  for (const port of options.excludePorts ?? []) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LabError(`lab: excluded port ${port} is not a port number (1-65535)`, { isInputError: true });
+  }
+  const aliasesAvailable = await supportsLoopbackAliases();
+  if (options.useAliases === true && !aliasesAvailable) {
+    throw new LabError('lab: loopback aliases (127.0.0.2 and up) do not exist on this machine; run without useAliases, and devices share 127.0.0.1', { isInputError: true });
+  }
+  const usesAliases = options.useAliases ?? aliasesAvailable;
+  const addresses = usesAliases ? aliasRange(options.baseAddress ?? DEFAULT_BASE_ADDRESS, definitions.length) : definitions.map(() => '127.0.0.1');
+
+  const ownsDir = options.dir === undefined;
+  const dir = ownsDir ? await mkdtemp(join(tmpdir(), 'iot-harness-lab-')) : resolve(options.dir ?? '.');
+  if (!ownsDir) await mkdir(dir, { recursive: true });
+  const removeDir = (): Promise<void> => (ownsDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
+
+  const devices: RunningDevice[] = [];
+  try {
+    for (const [i, definition] of definitions.entries()) {
+      const address = addresses[i] ?? '127.0.0.1';
+      devices.push(await definition.start({ address, dir, excludePorts: options.excludePorts ?? [] }));
+    }
+  } catch (error) {
+    // Leave nothing listening behind a failed start, and lose neither error if that fails too.
+    const [cleanup] = await Promise.allSettled([stopAll(devices).finally(removeDir)]);
+    if (cleanup?.status === 'rejected') {
+      throw new AggregateError([error, cleanup.reason], 'lab: a device failed to start, and stopping the others failed too');
+    }
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    devices,
+    usesAliases,
+    dir,
+    stop() {
+      stopping ??= stopAll(devices).finally(removeDir);
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { Aedes, type AuthenticateError } from 'aedes';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureVersion } from 'node:tls';
+import { isAccepted, type Credential } from './credentials.js';
+import { debug, dropOnError, listen, type ListenOptions, type RunningServer } from './listen.js';
+
+export interface MqttOptions extends ListenOptions {
+  /**
+   * Accounts allowed to connect. Omit to let anyone connect without credentials (and to accept any
+   * credentials a client sends, as an unconfigured mosquitto does).
+   */
+  credentials?: readonly Credential[];
+  /** Serve MQTT over TLS (MQTTS) with this PEM key and certificate instead of plain TCP. */
+  tls?: { key: string; cert: string; minVersion?: SecureVersion };
+  /**
+   * Retained messages published at start, so that a client subscribing to `#` sees the device's
+   * traffic at once instead of waiting for the next telemetry tick.
+   */
+  retained?: readonly { topic: string; payload: string }[];
+}
+
+// CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), which aedes passes through from `authenticate`.
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(message: string, returnCode: typeof BAD_USERNAME_OR_PASSWORD | typeof NOT_AUTHORIZED): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+function publishRetained(broker: Aedes, topic: string, payload: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }, (err) =>
+      err ? reject(new Error(`mqtt: cannot publish retained ${topic}`, { cause: err })) : resolve(),
+    );
+  });
+}
+
+/**
+ * An MQTT 3.1.1 broker (aedes), plain or over TLS. Without credentials configured it is the classic
+ * open broker; with them, a CONNECT without a username gets return code 5 (not authorized) and a
+ * wrong pair gets 4 (bad username or password).
+ */
+export async function startMqttServer(options: MqttOptions): Promise<RunningServer> {
+  const { credentials } = options;
+  const broker = await Aedes.createBroker({
+    // A half-open client must not hold a lab device's slot for aedes' default 30 s.
+    connectTimeout: 10_000,
+    authenticate(_client, username, password, done) {
+      if (!credentials) return done(null, true);
+      if (username === undefined || password === undefined) return done(authError('credentials required', NOT_AUTHORIZED), false);
+      if (!isAccepted(credentials, username, password.toString('utf8'))) {
+        return done(authError('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      }
+      return done(null, true);
+    },
+  });
+  broker.on('clientError', (client, err) => debug('mqtt: client %s: %s', client.id, err.message));
+  broker.on('connectionError', (_client, err) => debug('mqtt: connection: %s', err.message));
+
+  const closeBroker = (): Promise<void> => new Promise((resolve) => broker.close(() => resolve()));
+  try {
+    for (const message of options.retained ?? []) await publishRetained(broker, message.topic, message.payload);
+  } catch (error) {
+    await closeBroker();
+    throw error;
+  }
+
+  const handle = (socket: Socket): void => {
+    broker.handle(socket);
+  };
+  const server = options.tls
+    ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, minVersion: options.tls.minVersion ?? 'TLSv1.2' }, handle)
+    : createNetServer(handle);
+  server.on('connection', (socket: Socket) => dropOnError(socket, options.tls ? 'mqtts' : 'mqtt'));
+  if (options.tls) server.on('tlsClientError', (err: Error) => debug('mqtts: handshake refused: %s', err.message));
+  return listen(server, options, closeBroker);
+}

@@ -1,0 +1,11 @@
+import type { Probe } from './types.js';
+
+/**
+ * Every probe, in the order they run on a service. A probe module exports its `Probe` as default and
+ * is listed here once; `iot-harness probes` and the docs check read this list without touching the network.
+ */
+export const PROBES: readonly Probe[] = [];
+
+export function probesFor(protocol: string, probes: readonly Probe[] = PROBES): Probe[] {
+  return probes.filter((p) => p.meta.protocols.includes(protocol));
+}

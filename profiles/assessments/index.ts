@@ -1,0 +1,7 @@
+import onlyDeclaredInterfaces from './only-declared-interfaces.js';
+import type { Assessment } from './types.js';
+
+/** Every assessment, by id. One registry: profiles refer to these ids and the loader checks them. */
+export const ASSESSMENTS: ReadonlyMap<string, Assessment> = new Map(
+  [onlyDeclaredInterfaces as unknown as Assessment].map((a) => [a.id, a]),
+);

@@ -1,0 +1,48 @@
+import type { z } from 'zod';
+import type { DeclarationData } from '../../harness/declaration.js';
+import type { Observation, Verdict } from '../../harness/report-schema.js';
+
+/** What an assessment sees of one target: facts and claims, never sockets. */
+export interface AssessmentInput {
+  observations: readonly Observation[];
+  declaration?: DeclarationData;
+}
+
+export interface AssessmentResult {
+  verdict: Verdict;
+  basis: 'functional' | 'conceptual';
+  /** One sentence a lab can file: names the service and the reason. */
+  rationale: string;
+  /** Observation ids behind the verdict; their evidence ids are collected from them. */
+  observations: string[];
+}
+
+/** A pure judgement shared by every scheme that needs it; the crosswalk lives in the profiles. */
+export interface Assessment<P extends z.ZodType = z.ZodType> {
+  id: string;
+  description: string;
+  params: P;
+  assess(input: AssessmentInput, params: z.output<P>): AssessmentResult;
+}
+
+export function defineAssessment<P extends z.ZodType>(a: Assessment<P>): Assessment<P> {
+  return a;
+}
+
+export function byKey(observations: readonly Observation[], key: string): Observation[] {
+  return observations.filter((o) => o.key === key);
+}
+
+/** `telnet on tcp/23` */
+export function serviceLabel(value: Record<string, unknown>): string {
+  return `${String(value.protocol ?? 'unknown')} on ${String(value.transport ?? 'tcp')}/${String(value.port)}`;
+}
+
+/** `a`, `a and b`, `a, b and 3 more` */
+export function listText(items: readonly string[], max = 4): string {
+  if (items.length <= 1) return items[0] ?? '';
+  const shown = items.slice(0, max);
+  const rest = items.length - shown.length;
+  if (rest > 0) return `${shown.join(', ')} and ${rest} more`;
+  return `${shown.slice(0, -1).join(', ')} and ${shown.at(-1) ?? ''}`;
+}
