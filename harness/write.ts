@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Dirent, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { ReportError } from './errors.js';
 import { harnessVersion } from './paths.js';
@@ -18,7 +18,7 @@ function fileEntry(dir: string, name: string): { path: string; sha256: string; b
 
 /** Every file in the run folder (declarations included), except the manifest itself. */
 function listFiles(dir: string): string[] {
-  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
     .filter((f) => f !== 'manifest.json' && f !== 'manifest.sig' && !f.endsWith('.tmp'))

@@ -168,12 +168,22 @@ export async function createCa(options: CertOptions = {}): Promise<CertificateAu
   );
   const ca = await toIssued(certificate, keys);
 
+  // WebCrypto binds an RSA key to the hash it was generated with and ignores the hash passed to
+  // sign(); a leaf signed with another hash needs the CA key re-imported under that hash. ECDSA
+  // takes the hash per signature, so its key serves as is.
+  async function caKeyFor(algorithm: ReturnType<typeof algorithmFor>): Promise<webcrypto.CryptoKey> {
+    if (algorithm.name !== 'RSASSA-PKCS1-v1_5' || algorithm.hash === r.algorithm.hash) return keys.privateKey;
+    const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
+    return crypto.subtle.importKey('pkcs8', pkcs8, { name: algorithm.name, hash: algorithm.hash }, false, ['sign']);
+  }
+
   async function issue(leafOptions: CertOptions = {}): Promise<IssuedCert> {
     const leaf = resolve(leafOptions);
     const leafKeys = await generateKeys(leaf.algorithm);
     // The signature is made with the CA key, so its algorithm follows the CA key type with the
     // leaf's requested hash: an RSA CA cannot sign "ECDSA with SHA-256".
     const signingAlgorithm = algorithmFor(options.key ?? { type: 'rsa' }, leafOptions.hash ?? 'SHA-256');
+    const signingKey = await caKeyFor(signingAlgorithm);
     const issued = await x509.X509CertificateGenerator.create(
       {
         serialNumber: serialNumber(),
@@ -183,7 +193,7 @@ export async function createCa(options: CertOptions = {}): Promise<CertificateAu
         notAfter: leaf.notAfter,
         signingAlgorithm,
         publicKey: leafKeys.publicKey,
-        signingKey: keys.privateKey,
+        signingKey,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           ...leafExtensions(leaf.names),

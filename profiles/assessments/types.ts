@@ -35,7 +35,8 @@ export function byKey(observations: readonly Observation[], key: string): Observ
 
 /** `telnet on tcp/23` */
 export function serviceLabel(value: Record<string, unknown>): string {
-  return `${String(value.protocol ?? 'unknown')} on ${String(value.transport ?? 'tcp')}/${String(value.port)}`;
+  const text = (v: unknown, fallback: string): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : fallback);
+  return `${text(value.protocol, 'unknown')} on ${text(value.transport, 'tcp')}/${text(value.port, '?')}`;
 }
 
 /** `a`, `a and b`, `a, b and 3 more` */

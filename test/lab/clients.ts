@@ -78,7 +78,7 @@ export function tlsHandshake(options: ConnectionOptions): Promise<TlsOutcome> {
       resolve({ ok: true, protocol: socket.getProtocol(), authorized: socket.authorized });
       socket.destroy();
     });
-    socket.once('error', (err) => resolve({ ok: false, error: err.message }));
+    socket.once('error', (err: Error) => resolve({ ok: false, error: err.message }));
   });
 }
 

@@ -4,12 +4,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeCert, type CertFiles, type CertOptions } from './certs.js';
+import { writeCert, type CertFiles, type PeerCertOptions } from './certs.js';
 import { inTempDir, requireBinary, requireFile, startDaemon, tcpConnects, type Daemon } from './daemon.js';
 
 export interface LighttpdTlsOptions {
   /** Certificate to make (defaults: CA-issued RSA 2048 with the host's IP in the SAN). */
-  cert?: CertOptions;
+  cert?: PeerCertOptions;
   /** OpenSSL MinProtocol, e.g. `TLSv1` for a weak server. Below TLSv1.2 needs `@SECLEVEL=0` ciphers. */
   minProtocol?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   maxProtocol?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -95,11 +95,9 @@ export async function startLighttpd(options: LighttpdOptions): Promise<LighttpdP
 
     let cert: CertFiles | undefined;
     if (tls) {
-      cert = await makeCert(dir, { ips: [host], ...tls.cert });
+      cert = await writeCert(dir, { ipAddresses: [host], ...tls.cert });
       modules.push('mod_openssl');
       lines.push('ssl.engine = "enable"', `ssl.pemfile = ${quote(cert.certFile)}`, `ssl.privkey = ${quote(cert.keyFile)}`);
-      // The CA goes out with the leaf, as a real device would send its chain.
-      lines.push(`ssl.ca-file = ${quote(cert.caFile)}`);
       const confCmd: string[] = [];
       if (tls.minProtocol) confCmd.push(`"MinProtocol" => ${quote(tls.minProtocol)}`);
       if (tls.maxProtocol) confCmd.push(`"MaxProtocol" => ${quote(tls.maxProtocol)}`);

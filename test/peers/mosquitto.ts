@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { makeCert, type CertFiles, type CertOptions } from './certs.js';
+import { writeCert, type CertFiles, type PeerCertOptions } from './certs.js';
 import { inTempDir, requireBinary, startDaemon, tcpConnects, type Daemon } from './daemon.js';
 
 export interface MqttUser {
@@ -28,7 +28,7 @@ export interface MosquittoOptions {
   port?: number;
   listeners?: MosquittoListener[];
   /** Certificate for TLS listeners (defaults: CA-issued RSA 2048 with the host's IP in the SAN). */
-  cert?: CertOptions;
+  cert?: PeerCertOptions;
   readyTimeoutMs?: number;
 }
 
@@ -74,7 +74,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     if (process.getuid?.() === 0) lines.push(`user ${userInfo().username}`);
 
     let cert: CertFiles | undefined;
-    if (listeners.some((l) => l.tls)) cert = await makeCert(dir, { ips: [host], ...options.cert });
+    if (listeners.some((l) => l.tls)) cert = await writeCert(dir, { ipAddresses: [host], ...options.cert });
 
     for (const [index, listener] of listeners.entries()) {
       const users = listener.users ?? [];

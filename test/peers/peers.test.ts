@@ -215,7 +215,7 @@ describe('lighttpd', () => {
       await startLighttpd({
         host,
         port: await freePort(host),
-        tls: { minProtocol: 'TLSv1', cipherString: 'DEFAULT@SECLEVEL=0', cert: { isSelfSigned: true, keyKind: 'rsa1024' } },
+        tls: { minProtocol: 'TLSv1', cipherString: 'DEFAULT@SECLEVEL=0', cert: { isSelfSigned: true, key: { type: 'rsa', bits: 1024 } } },
       }),
     );
     const protocol = await new Promise<string | null>((resolve, reject) => {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs to run every test: npm packages, the Debian test peers
+# (nmap, mosquitto, dropbear, busybox, libcoap, lighttpd, redis, testssl.sh, hydra), a build, lint, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== npm packages"
+npm ci --no-audit --no-fund
+
+echo "== Debian test peers"
+bash scripts/install-peers.sh
+
+echo "== build, typecheck, lint"
+npm run build
+npm run typecheck
+npm run lint
+
+echo "== tests"
+npx vitest run
