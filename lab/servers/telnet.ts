@@ -56,7 +56,7 @@ class IacFilter {
             out.push(IAC); // IAC IAC is an escaped 0xff data byte
             this.#mode = 'data';
           } else if (byte === SB) this.#mode = 'sub';
-          
+          else if (byte >= WILL && byte <= DONT) this.#mode = 'option';
           else this.#mode = 'data'; // two-byte command (NOP, AYT, ...)
           break;
         case 'option':

@@ -138,6 +138,38 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+/**
+ * True while `pid` runs. A zombie counts as gone: once killed, a re-parented child waits for init to reap
+ * it, which is not ours to hurry.
+ */
+export function isRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    // Some other failure reading /proc: fall back to asking the kernel about the pid directly.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (killError) {
+      if ((killError as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw killError;
+    }
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+/** Waits (bounded) until none of `pids` runs; SIGKILL is asynchronous, and stop() promises they are gone. */
+async function waitGone(pids: number[], timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(isRunning)) {
+    if (Date.now() > deadline) throw new Error(`processes ${pids.filter(isRunning).join(', ')} survived SIGKILL`);
+    await sleep(POLL_MS);
+  }
+}
+
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
@@ -216,6 +248,7 @@ export async function startDaemon(options: StartOptions): Promise<Daemon> {
       if (!hasExited) subprocess.kill('SIGTERM');
       await exitWatch;
       for (const pid of forked) killQuietly(pid, 'SIGKILL');
+      await waitGone(forked);
       await rm(dir, { recursive: true, force: true });
     },
   };

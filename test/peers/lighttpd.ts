@@ -28,6 +28,11 @@ export interface LighttpdBasicAuth {
    * only matters for tests of lighttpd's own backends.
    */
   backend?: 'plain' | 'htpasswd';
+  /**
+   * lighttpd waits 1 s before answering bad credentials (feature flag `auth.delay-invalid-creds`, on by
+   * default). Keep it to test a probe's pacing against a real server; set false for fast tests.
+   */
+  delaysInvalidCreds?: boolean;
 }
 
 export interface LighttpdOptions {
@@ -117,6 +122,7 @@ export async function startLighttpd(options: LighttpdOptions): Promise<LighttpdP
         await writeFile(userFile, `${auth.username}:${auth.password}\n`, { mode: 0o600 });
         lines.push('auth.backend = "plain"', `auth.backend.plain.userfile = ${quote(userFile)}`);
       }
+      if (auth.delaysInvalidCreds === false) lines.push('server.feature-flags += ("auth.delay-invalid-creds" => "disable")');
       lines.push(
         `auth.require = (${quote(auth.path)} => ("method" => "basic", "realm" => ${quote(auth.realm ?? 'device')}, "require" => "valid-user"))`,
       );

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocHost, freePort } from './alias.js';
 import { startCoapServer, coapGet } from './coap.js';
-import { makeTempDir, PeerError, requireBinary, startDaemon, tcpConnects, type Daemon } from './daemon.js';
+import { isRunning, makeTempDir, PeerError, requireBinary, startDaemon, tcpConnects, type Daemon } from './daemon.js';
 import { startDropbear } from './dropbear.js';
 import { startLighttpd } from './lighttpd.js';
 import { startMosquitto } from './mosquitto.js';
@@ -30,21 +30,11 @@ afterAll(async () => {
   for (const daemon of running) await daemon.stop();
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
-
 /** Stops the daemon and checks that its process and its temp dir are gone. */
 async function stopAndCheck(daemon: Daemon): Promise<void> {
   await daemon.stop();
   running.delete(daemon);
-  expect(isAlive(daemon.pid)).toBe(false);
+  expect(isRunning(daemon.pid)).toBe(false);
   expect(existsSync(daemon.dir)).toBe(false);
 }
 
@@ -59,6 +49,8 @@ function httpGet(
       url,
       { auth: options.auth, ca: options.ca, rejectUnauthorized: options.rejectUnauthorized ?? true, timeout: 5_000 },
       (response) => {
+        // Read now: by 'end' the socket has been detached from the response.
+        const isAuthorized = isTls ? (response.socket as TLSSocket).authorized : undefined;
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
@@ -69,7 +61,7 @@ function httpGet(
             status: response.statusCode ?? 0,
             httpVersion: response.httpVersion,
             body,
-            isAuthorized: isTls ? (response.socket as TLSSocket).authorized : undefined,
+            isAuthorized,
           }),
         );
       },
@@ -181,16 +173,19 @@ describe('lighttpd', () => {
     await stopAndCheck(peer);
   });
 
-  it('accepts htpasswd ({SHA}) accounts too', async () => {
+  it('accepts htpasswd ({SHA}) accounts too, and can answer bad credentials without its 1 s delay', async () => {
     const host = await allocHost([]);
     const peer = track(
       await startLighttpd({
         host,
         port: await freePort(host),
-        basicAuth: { path: '/cgi', username: 'op', password: 's3cret', backend: 'htpasswd' },
+        basicAuth: { path: '/cgi', username: 'op', password: 's3cret', backend: 'htpasswd', delaysInvalidCreds: false },
       }),
     );
+    const startedAt = Date.now();
     expect((await httpGet(`${peer.url}/cgi/`, { auth: 'op:nope' })).status).toBe(401);
+    // Generous bound: only the fixed 1 s delay must be gone, not any scheduling noise.
+    expect(Date.now() - startedAt).toBeLessThan(900);
     expect((await httpGet(`${peer.url}/cgi/`, { auth: 'op:s3cret' })).status).toBe(200);
     await stopAndCheck(peer);
   });
@@ -374,9 +369,9 @@ describe('telnetd', () => {
       socket.once('error', reject);
       setTimeout(() => reject(new Error(`telnet login timed out: ${JSON.stringify(text)}`)), 5_000);
     });
-    expect(isAlive(shellPid)).toBe(true);
+    expect(isRunning(shellPid)).toBe(true);
     await stopAndCheck(peer);
-    expect(isAlive(shellPid)).toBe(false);
+    expect(isRunning(shellPid)).toBe(false);
     socket.destroy();
   });
 
