@@ -3,7 +3,10 @@ import type { RunningServer } from './servers/listen.js';
 
 /** One service a lab device exposes, as bound. */
 export interface LabService {
-  /** Protocol name as the harness reports it: `telnet`, `ssh`, `http`, `https`, `rtsp`, `mqtt`. */
+  /**
+   * Protocol name as harness discovery reports it, TLS included in the name where it has one:
+   * `telnet`, `ssh`, `http`, `https`, `rtsp`, `mqtt`, `mqtts`.
+   */
   protocol: string;
   transport: 'tcp' | 'udp';
   /** The port actually bound. */
@@ -82,20 +85,20 @@ export class ServiceGroup {
    * ports, exclusions) to spread into the server's own options.
    */
   async add(
-    planned: PlannedService,
-    service: { protocol: string; tls: boolean; note?: string },
+    protocol: PlannedService,
+    service: { tls: boolean; note?: string },
     start: (listen: { host: string; port: number[]; excludePorts: readonly number[] }) => Promise<RunningServer>,
   ): Promise<LabService> {
-    const plan = PORT_PLAN[planned];
+    const plan = PORT_PLAN[protocol];
     let server: RunningServer;
     try {
       server = await start({ host: this.context.address, port: [plan.standard, plan.mapped, 0], excludePorts: this.context.excludePorts });
     } catch (error) {
       await this.close();
-      throw new LabError(`lab: cannot start ${service.protocol} on ${this.context.address}`, { cause: error });
+      throw new LabError(`lab: cannot start ${protocol} on ${this.context.address}`, { cause: error });
     }
     this.#servers.push(server);
-    const entry: LabService = { protocol: service.protocol, transport: 'tcp', port: server.port, standardPort: plan.standard, tls: service.tls };
+    const entry: LabService = { protocol, transport: 'tcp', port: server.port, standardPort: plan.standard, tls: service.tls };
     if (service.note) entry.note = service.note;
     this.services.push(entry);
     return entry;

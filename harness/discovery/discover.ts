@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Egress } from '../egress.js';
 import { ConfigError } from '../errors.js';
 import type { EvidenceInput } from '../evidence.js';
@@ -44,6 +45,8 @@ function toService(port: number, transport: 'tcp' | 'udp', id: Identification): 
 /** Find open TCP ports, answering UDP ports, and what each speaks. */
 export async function discover(net: Egress, ip: string, options: DiscoveryOptions): Promise<Discovery> {
   const { ports, signal } = options;
+  // Every in-flight read listens for abort on this one signal: hundreds at once is expected, not a leak.
+  setMaxListeners(0, signal);
   const nmap = options.scanner === 'builtin' ? undefined : findNmap();
   if (options.scanner === 'nmap' && !nmap) {
     // Asked for explicitly: saying so beats silently scanning another way.

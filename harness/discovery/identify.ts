@@ -46,8 +46,11 @@ export function printableLine(data: Buffer, max = 200): string {
 /** Classify bytes a service sent before we said anything. */
 function classifyBanner(data: Buffer): { protocol: string; by: string } | undefined {
   const text = data.toString('latin1');
+  // Telnet servers open with negotiation; IAC bytes somewhere inside random noise prove nothing.
+  if (IAC_COMMAND.test(text.slice(0, 2))) return { protocol: 'telnet', by: 'telnet-negotiation' };
+  // Line-based greetings must be whole lines: a "220 " that runs on for a megabyte is no FTP server.
+  if (!text.includes('\n')) return LOGIN_PROMPT.test(text) ? { protocol: 'telnet', by: 'login-prompt' } : undefined;
   if (text.startsWith('SSH-')) return { protocol: 'ssh', by: 'ssh-banner' };
-  if (IAC_COMMAND.test(text)) return { protocol: 'telnet', by: 'telnet-negotiation' };
   if (/^220[ -]/.test(text)) return /smtp/i.test(text) ? { protocol: 'smtp', by: 'smtp-greeting' } : { protocol: 'ftp', by: 'ftp-greeting' };
   if (/^\+OK/.test(text)) return { protocol: 'pop3', by: 'pop3-greeting' };
   if (/^\* OK/.test(text)) return { protocol: 'imap', by: 'imap-greeting' };

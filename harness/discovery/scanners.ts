@@ -37,6 +37,9 @@ export async function builtinTcpScan(net: Egress, ip: string, ports: readonly nu
     if (conn.ok) {
       open.push(port);
       conn.socket.destroy();
+    } else if (conn.reason === 'reset') {
+      // A reset (not a refusal) comes after the handshake completed: something listens there.
+      open.push(port);
     } else if (conn.reason === 'timeout') filtered++;
     done++;
     if (done % 256 === 0 || done === ports.length) options.onProgress?.(done, ports.length);

@@ -47,10 +47,10 @@ export const hardenedHub: DeviceDefinition = {
       const mqttTest = { username: 'lab-tester', password: uniquePassword() };
       const mqttDevice = { username: 'hub', password: uniquePassword() };
 
-      const ssh = await group.add('ssh', { protocol: 'ssh', tls: false, note: 'public keys only' }, (listen) =>
+      const ssh = await group.add('ssh', { tls: false, note: 'public keys only' }, (listen) =>
         startSshServer({ ...listen, auth: { kind: 'publickey', authorizedKeys: [{ username: 'admin', publicKey: adminKey.public }] } }),
       );
-      const https = await group.add('https', { protocol: 'https', tls: true, note: 'TLS 1.2+ only; certificate from the declared lab CA' }, (listen) =>
+      const https = await group.add('https', { tls: true, note: 'TLS 1.2+ only; certificate from the declared lab CA' }, (listen) =>
         startHttpsServer({
           ...listen,
           key: leaf.key,
@@ -64,7 +64,7 @@ export const hardenedHub: DeviceDefinition = {
           headers: { 'Strict-Transport-Security': 'max-age=31536000' },
         }),
       );
-      const mqtts = await group.add('mqtts', { protocol: 'mqtt', tls: true, note: 'MQTT over TLS; username and password required' }, (listen) =>
+      const mqtts = await group.add('mqtts', { tls: true, note: 'MQTT over TLS; username and password required' }, (listen) =>
         startMqttServer({ ...listen, tls: { key: leaf.key, cert: leaf.cert, minVersion: 'TLSv1.2' }, credentials: [mqttTest, mqttDevice] }),
       );
 

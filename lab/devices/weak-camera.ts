@@ -40,10 +40,10 @@ export const weakCamera: DeviceDefinition = {
       // A certificate the camera made for itself on first boot; nobody can validate it.
       const { key, cert } = await createSelfSigned({ ipAddresses: [address], commonName: address });
 
-      const http = await group.add('http', { protocol: 'http', tls: false, note: 'admin/admin over Basic auth, cleartext' }, (listen) =>
+      const http = await group.add('http', { tls: false, note: 'admin/admin over Basic auth, cleartext' }, (listen) =>
         startHttpServer({ ...listen, ...web }),
       );
-      const https = await group.add('https', { protocol: 'https', tls: true, note: 'TLS 1.0 accepted; self-signed certificate' }, (listen) =>
+      const https = await group.add('https', { tls: true, note: 'TLS 1.0 accepted; self-signed certificate' }, (listen) =>
         startHttpsServer({
           ...listen,
           ...web,
@@ -55,7 +55,7 @@ export const weakCamera: DeviceDefinition = {
           ciphers: 'DEFAULT@SECLEVEL=0',
         }),
       );
-      await group.add('telnet', { protocol: 'telnet', tls: false, note: 'undeclared; Mirai default root/xc3511' }, (listen) =>
+      await group.add('telnet', { tls: false, note: 'undeclared; Mirai default root/xc3511' }, (listen) =>
         startTelnetServer({
           ...listen,
           hostname: 'IPCam',
@@ -65,10 +65,10 @@ export const weakCamera: DeviceDefinition = {
           ],
         }),
       );
-      await group.add('rtsp', { protocol: 'rtsp', tls: false, note: 'undeclared; DESCRIBE behind Basic admin/12345' }, (listen) =>
+      await group.add('rtsp', { tls: false, note: 'undeclared; DESCRIBE behind Basic admin/12345' }, (listen) =>
         startRtspServer({ ...listen, credentials: [{ username: 'admin', password: '12345' }], realm: 'IPCam' }),
       );
-      await group.add('mqtt', { protocol: 'mqtt', tls: false, note: 'undeclared; anonymous clients accepted' }, (listen) =>
+      await group.add('mqtt', { tls: false, note: 'undeclared; anonymous clients accepted' }, (listen) =>
         startMqttServer({
           ...listen,
           retained: [

@@ -115,7 +115,7 @@ export async function listen(server: Server, options: ListenOptions, release?: (
     close() {
       closing ??= (async () => {
         const stopped = closeListener(server);
-        
+        for (const socket of sockets) socket.destroy();
         await stopped;
         await release?.();
       })();

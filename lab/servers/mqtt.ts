@@ -1,4 +1,5 @@
 import { Aedes, type AuthenticateError } from 'aedes';
+import type { EventEmitter } from 'node:events';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureVersion } from 'node:tls';
 import { isAccepted, type Credential } from './credentials.js';
@@ -56,6 +57,10 @@ export async function startMqttServer(options: MqttOptions): Promise<RunningServ
   });
   broker.on('clientError', (client, err) => debug('mqtt: client %s: %s', client.id, err.message));
   broker.on('connectionError', (_client, err) => debug('mqtt: connection: %s', err.message));
+  // aedes emits 'error' from its background will-cleanup timer; unheard, that would crash the lab.
+  // Its typings list only client events, hence the plain EventEmitter view.
+  const events: EventEmitter = broker;
+  events.on('error', (err: Error) => debug('mqtt: broker: %s', err.message));
 
   const closeBroker = (): Promise<void> => new Promise((resolve) => broker.close(() => resolve()));
   try {

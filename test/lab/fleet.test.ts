@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadDeclaration } from '../../harness/declaration.js';
 import { LAB_DEVICES, startFleet, type RunningDevice, type RunningFleet } from '../../lab/fleet.js';
 import { basic, canBind, Conversation, httpGet, mqttConnack, mqttConnectPacket, tlsHandshake } from './clients.js';
 
@@ -52,6 +55,13 @@ describe('fleet', () => {
     for (const device of fleet.devices) {
       expect(device.weaknesses.length).toBeGreaterThan(0);
       expect(device.services.every((s) => s.port !== 2024)).toBe(true);
+    }
+  });
+
+  it("writes declarations that the harness's strict declaration schema accepts", () => {
+    for (const device of fleet.devices) {
+      const loaded = loadDeclaration(device.declarationPath);
+      expect(loaded.data.interfaces?.length).toBeGreaterThan(0);
     }
   });
 
@@ -212,7 +222,7 @@ describe('hardened hub', () => {
   });
 
   it('mqtts: refuses a CONNECT without credentials or with wrong ones, accepts the declared test credential', async () => {
-    const mqtts = { host: hub.address, port: port(hub, 'mqtt'), rejectUnauthorized: false };
+    const mqtts = { host: hub.address, port: port(hub, 'mqtts'), rejectUnauthorized: false };
     expect(await mqttConnack(tlsConnect(mqtts), mqttConnectPacket('lab-test-anon'))).toBe(5);
     expect(await mqttConnack(tlsConnect(mqtts), mqttConnectPacket('lab-test-bad', { username: 'lab-tester', password: 'guess' }))).toBe(4);
     const test = (await declaration(hub)).credentials.test?.[0];
@@ -220,9 +230,12 @@ describe('hardened hub', () => {
     expect(await mqttConnack(tlsConnect(mqtts), mqttConnectPacket('lab-test-ok', test))).toBe(0);
   });
 
-  it('runs no plain MQTT and no telnet', () => {
-    expect(hub.services.filter((s) => s.protocol === 'mqtt').every((s) => s.tls)).toBe(true);
-    expect(hub.services.some((s) => s.protocol === 'telnet' || s.protocol === 'http')).toBe(false);
+  it('runs SSH and TLS services only: no plain MQTT, HTTP or telnet', () => {
+    expect(hub.services.map((s) => [s.protocol, s.tls]).sort()).toEqual([
+      ['https', true],
+      ['mqtts', true],
+      ['ssh', false],
+    ]);
   });
 });
 
@@ -242,6 +255,28 @@ describe('fleet on a shared 127.0.0.1', () => {
     }
     for (const b of bound) expect(await canBind(b.address, b.port), `${b.address}:${b.port} still held`).toBe(true);
     expect(existsSync(shared.dir)).toBe(false);
+  });
+
+  it('leaves no handle open: a process that stops the fleet with clients still connected exits by itself', async () => {
+    const fleetUrl = pathToFileURL(resolve('lab/fleet.ts')).href;
+    const script = `
+      import { connect } from 'node:net';
+      import { startFleet } from ${JSON.stringify(fleetUrl)};
+      const fleet = await startFleet({ baseAddress: '127.0.0.71' });
+      const [camera] = fleet.devices;
+      const at = (p) => camera.services.find((s) => s.protocol === p).port;
+      // Open sessions at stop time: a telnet login prompt and an MQTT client that never sends CONNECT.
+      const sockets = ['telnet', 'mqtt'].map((p) => connect({ host: camera.address, port: at(p) }));
+      await Promise.all(sockets.map((s) => new Promise((ok) => s.once('connect', ok))));
+      for (const s of sockets) s.on('error', () => s.destroy());
+      await fleet.stop();
+      process.stdout.write('stopped');`;
+    // The deadline is the assertion: a leaked timer or listener keeps the child alive past it.
+    const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, reject: false });
+    expect(child.timedOut).toBe(false);
+    expect(child.stderr).toBe('');
+    expect(child.exitCode).toBe(0);
+    expect(child.stdout).toBe('stopped');
   });
 
   it('rejects an unknown device id before binding anything', async () => {

@@ -38,44 +38,70 @@ function randomAlias(): string {
   return `127.${between(100, 250)}.${between(1, 254)}.${between(1, 254)}`;
 }
 
-/** Binds host:port briefly; resolves with the bound port, or undefined when the bind fails. */
-function tryBindTcp(host: string, port: number): Promise<number | undefined> {
+/** Outcome of a brief bind: the bound port, or the errno code (EADDRINUSE, EACCES, ...). */
+type BindResult = { isBound: true; port: number } | { isBound: false; code: string };
+
+function bindFailure(error: NodeJS.ErrnoException): BindResult {
+  return { isBound: false, code: error.code ?? 'UNKNOWN' };
+}
+
+function tryBindTcp(host: string, port: number): Promise<BindResult> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(undefined));
+    server.once('error', (error) => resolve(bindFailure(error)));
     server.listen({ host, port, exclusive: true }, () => {
       const address = server.address();
-      const bound = typeof address === 'object' && address !== null ? address.port : undefined;
-      server.close(() => resolve(bound));
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      server.close(() => resolve({ isBound: true, port: bound }));
     });
   });
 }
 
-function tryBindUdp(host: string, port: number): Promise<number | undefined> {
+function tryBindUdp(host: string, port: number): Promise<BindResult> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
-    socket.once('error', () => {
+    socket.once('error', (error) => {
       socket.close();
-      resolve(undefined);
+      resolve(bindFailure(error));
     });
     socket.bind({ address: host, port, exclusive: true }, () => {
       const bound = socket.address().port;
-      socket.close(() => resolve(bound));
+      socket.close(() => resolve({ isBound: true, port: bound }));
     });
   });
+}
+
+async function tryBind(host: string, port: number, transport: Transport): Promise<BindResult> {
+  if (transport !== 'udp') {
+    const tcp = await tryBindTcp(host, port);
+    if (!tcp.isBound || transport === 'tcp') return tcp;
+  }
+  return tryBindUdp(host, port);
+}
+
+/**
+ * Errors that no other alias would fix: fail at once with the remedy instead of retrying.
+ * EACCES: a port below 1024 without root. EADDRNOTAVAIL: no 127/8 aliases here (macOS, Windows).
+ */
+function assertRetryable(result: BindResult, host: string, port: number): void {
+  if (result.isBound) return;
+  if (result.code === 'EACCES') {
+    throw new Error(`binding ${host}:${port} needs privileges (EACCES): run as root, or use a port from freePort(host)`);
+  }
+  if (result.code === 'EADDRNOTAVAIL') {
+    throw new Error(`${host} cannot be bound (EADDRNOTAVAIL): this system does not route all of 127.0.0.0/8 to loopback`);
+  }
 }
 
 /** True when host:port can be bound right now for `transport`. */
 export async function isBindable(host: string, port: number, transport: Transport): Promise<boolean> {
-  if (transport !== 'udp' && (await tryBindTcp(host, port)) === undefined) return false;
-  if (transport !== 'tcp' && (await tryBindUdp(host, port)) === undefined) return false;
-  return true;
+  return (await tryBind(host, port, transport)).isBound;
 }
 
 /**
  * Picks a random loopback alias on which every port in `ports` can be bound right now (for `transport`).
  * With no ports it still checks that the alias accepts a bind at all.
- * Throws if a port is forbidden (2024) or no alias was free after a few tries.
+ * Throws if a port is forbidden (2024), needs privileges we lack, or no alias was free after a few tries.
  */
 export async function allocHost(ports: number[], transport: Transport = 'tcp', attempts = DEFAULT_ATTEMPTS): Promise<string> {
   for (const port of ports) assertPortAllowed(port);
@@ -84,7 +110,9 @@ export async function allocHost(ports: number[], transport: Transport = 'tcp', a
     const host = randomAlias();
     let isFree = true;
     for (const port of wanted) {
-      if (!(await isBindable(host, port, transport))) {
+      const result = await tryBind(host, port, transport);
+      assertRetryable(result, host, port);
+      if (!result.isBound) {
         isFree = false;
         break;
       }
@@ -100,9 +128,12 @@ export async function allocHost(ports: number[], transport: Transport = 'tcp', a
  * Another process could take the port before the caller binds it; on a private alias that is unlikely.
  */
 export async function freePort(host: string, transport: Transport = 'tcp', span = 1, attempts = DEFAULT_ATTEMPTS): Promise<number> {
+  assertLoopback(host);
   for (let i = 0; i < attempts; i += 1) {
-    const first = transport === 'udp' ? await tryBindUdp(host, 0) : await tryBindTcp(host, 0);
-    if (first === undefined) throw new Error(`cannot bind any port on ${host}: is it a loopback address?`);
+    const probe = transport === 'udp' ? await tryBindUdp(host, 0) : await tryBindTcp(host, 0);
+    assertRetryable(probe, host, 0);
+    if (!probe.isBound) throw new Error(`cannot bind any port on ${host} (${probe.code})`);
+    const first = probe.port;
     if (FORBIDDEN_PORTS.has(first) || first + span - 1 > 65_535) continue;
     let isFree = true;
     for (let port = first; port < first + span; port += 1) {
