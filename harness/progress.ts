@@ -15,7 +15,7 @@ export class Progress {
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
     this.#stream = stream;
-    this.#enabled = stream.isTTY === true && process.env.CI === undefined;
+    this.#enabled = stream.isTTY === true;
   }
 
   handle = (event: ProgressEvent): void => {

@@ -101,6 +101,8 @@ class TelnetSession {
   }
 
   receive(chunk: Buffer): void {
+    // After the third failure the server has said goodbye; whatever else arrives is not read.
+    if (!this.socket.writable) return;
     const maxLine = this.options.maxLineLength ?? 256;
     for (const byte of this.#iac.filter(chunk)) {
       // CR LF, CR NUL and a bare LF all end a line (RFC 854 allows the first two; netcat sends the third).

@@ -9,7 +9,7 @@ const DEADLINE_MS = 5_000;
 export class Conversation {
   text = '';
   raw = Buffer.alloc(0);
-  readonly closed: Promise<void>;
+  readonly #closed: Promise<void>;
   readonly #waiters = new Set<() => void>();
 
   private constructor(readonly socket: Socket) {
@@ -18,8 +18,8 @@ export class Conversation {
       this.text += chunk.toString('latin1');
       for (const wake of this.#waiters) wake();
     });
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    void this.closed.then(() => {
+    this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    void this.#closed.then(() => {
       for (const wake of this.#waiters) wake();
     });
   }
@@ -60,6 +60,17 @@ export class Conversation {
         settle();
       };
       this.#waiters.add(check);
+    });
+  }
+
+  /** Resolves when the peer has closed the connection; rejects at the deadline. */
+  waitForClose(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`still open after ${DEADLINE_MS} ms; got ${JSON.stringify(this.text)}`)), DEADLINE_MS);
+      void this.#closed.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 

@@ -98,7 +98,7 @@ describe('weak camera', () => {
     c.send('id\r\n');
     expect(await c.waitFor('uid=0(root)', mark)).toContain('uid=0(root)');
     c.send('exit\r\n');
-    await c.closed;
+    await c.waitForClose();
   });
 
   it('telnet: a wrong password gets "Login incorrect" and the login prompt again', async () => {

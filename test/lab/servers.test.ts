@@ -56,7 +56,7 @@ describe('telnet server', () => {
     const c = await Conversation.open(HOST, s.port);
     await c.waitFor('login: ');
     c.send('root\nno1\nroot\nno2\nroot\nno3\n');
-    await c.closed;
+    await c.waitForClose();
     expect(c.text.match(/Login incorrect/g)).toHaveLength(3);
   });
 
@@ -65,7 +65,7 @@ describe('telnet server', () => {
     const c = await Conversation.open(HOST, s.port);
     await c.waitFor('login: ');
     c.send('A'.repeat(10_000));
-    await c.closed;
+    await c.waitForClose();
     expect(c.text).not.toContain('Password');
   });
 });
@@ -96,7 +96,7 @@ describe('rtsp server', () => {
     const s = await track(startRtspServer({ host: HOST, maxRequestBytes: 512 }));
     const c = await Conversation.open(HOST, s.port);
     c.send(`OPTIONS * RTSP/1.0\r\nX-Pad: ${'x'.repeat(4096)}`);
-    await c.closed;
+    await c.waitForClose();
     expect(c.text).toBe('');
   });
 });
@@ -183,7 +183,7 @@ describe('listen', () => {
     const c = await Conversation.open(HOST, s.port);
     await c.waitFor('login: ');
     await s.close();
-    await c.closed;
+    await c.waitForClose();
     expect(await canBind(HOST, s.port)).toBe(true);
   });
 });
