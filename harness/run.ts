@@ -164,10 +164,14 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
     if (signal.aborted) return;
     status(`${probe.meta.id} on ${s.transport}/${s.port}`);
     const options = probe.meta.options.safeParse({});
+    if (!options.success) {
+      ctx.errors.push({ code: 'E_PROBE_OPTIONS', message: `${probe.meta.id}: its default options do not validate: ${options.error.message}`, target: target.id, probe: probe.meta.id });
+      return;
+    }
     const probeCtx: ProbeContext<unknown> = {
       target: { id: target.id, address: target.address, ip: target.ip, ...(target.declaration ? { declaration: target.declaration } : {}) },
       service: { port: s.port, transport: s.transport, protocol: s.protocol, tls: s.tls, ...(s.banner === undefined ? {} : { banner: s.banner }) },
-      options: options.success ? options.data : {},
+      options: options.data,
       signal,
       net,
       record: (e) => record(probe.meta.id, e),
