@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { resolveCredentials } from '../probes/lib/credentials.js';
 import { PROBES } from '../probes/registry.js';
 import { builtinProfileIds, loadProfile, loadProfileFile } from '../profiles/loader.js';
 import { renderSummary } from '../reports/text.js';
@@ -25,6 +26,14 @@ function positiveInt(name: string, max: number) {
   };
 }
 
+function nonNegativeInt(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n > max) throw new InvalidArgumentError(`${name} must be a whole number from 0 to ${max}`);
+    return n;
+  };
+}
+
 interface RunFlags {
   target?: string[];
   targets?: string;
@@ -39,7 +48,16 @@ interface RunFlags {
   scanner: ScannerChoice;
   timeout: number;
   maxConnections: number;
+  credentials?: string;
+  fast?: boolean;
+  safe?: boolean;
+  loginDelay?: number;
+  maxLogins?: number;
+  allCredentials?: boolean;
 }
+
+/** `--fast`: the lab setting for benchmarks and loopback fixtures; never for a real device. */
+const FAST = { loginDelay: 0, maxLogins: 8 };
 
 /** Flags → a validated RunConfig. Every problem is a ConfigError naming the flag. */
 export function buildRunConfig(flags: RunFlags): RunConfig {
@@ -61,7 +79,15 @@ export function buildRunConfig(flags: RunFlags): RunConfig {
     scanner: flags.scanner,
     timings: { connectMs: Math.max(flags.timeout, DEFAULT_TIMINGS.connectMs), bannerMs: Math.round(flags.timeout * (2 / 3)), probeMs: flags.timeout },
     maxConnectionsPerDevice: flags.maxConnections,
+    maxLoginsPerDevice: flags.maxLogins ?? (flags.fast ? FAST.maxLogins : 2),
+    allowIntrusive: flags.safe !== true,
+    probeOptions: {
+      delayMs: flags.loginDelay ?? (flags.fast ? FAST.loginDelay : 100),
+      stopAtFirstSuccess: flags.allCredentials !== true,
+      ...(flags.credentials === undefined ? {} : { credentials: flags.credentials.split(',').map((c) => c.trim()).filter((c) => c !== '') }),
+    },
   };
+  if (flags.credentials !== undefined) resolveCredentials(config.probeOptions?.credentials as string[]);
   if (flags.scope !== undefined) config.scope = flags.scope;
   if (flags.out !== undefined) config.outDir = flags.out;
   return config;
@@ -80,6 +106,12 @@ function runOptions(cmd: Command): Command {
     .option('--max-connections <n>', 'concurrent connections per device', positiveInt('--max-connections', 1024), 64)
     .option('--timeout <ms>', 'how long each protocol exchange waits for an answer', positiveInt('--timeout', 600_000), DEFAULT_TIMINGS.probeMs)
     .addOption(new Option('--scanner <kind>', 'port scanner').choices(['auto', 'builtin', 'nmap']).default('auto'))
+    .option('--credentials <lists>', 'default-credential lists to try: built-in ids (mirai, vendors) or files of username:password lines, comma-separated', )
+    .option('--login-delay <ms>', 'pause between two login attempts on one service (default 100)', nonNegativeInt('--login-delay', 60_000))
+    .option('--max-logins <n>', 'concurrent login attempts per device across all services (default 2)', positiveInt('--max-logins', 64))
+    .option('--all-credentials', 'keep trying after a default credential is accepted (default: stop at the first)')
+    .option('--fast', 'lab setting for loopback fixtures and benchmarks: no login delay, 8 logins at once')
+    .option('--safe', 'skip intrusive probes (those that send credentials or write)')
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
     .option('--json', 'print report.json on stdout instead of the verdict table');
 }

@@ -50,6 +50,8 @@ export interface EgressOptions {
   excludePorts: PortSet;
   /** Concurrent connections per device, across every probe. Fragile devices fall over beyond a few dozen. */
   maxConnectionsPerDevice: number;
+  /** Concurrent login attempts per device, across every credential probe. */
+  maxLoginsPerDevice?: number;
 }
 
 function classify(err: NodeJS.ErrnoException): ConnectFailure {
@@ -80,7 +82,9 @@ export class Egress {
   readonly #excludedTcp: Set<number>;
   readonly #excludedUdp: Set<number>;
   readonly #perDevice = new Map<string, Semaphore>();
+  readonly #loginSlots = new Map<string, Semaphore>();
   readonly #cap: number;
+  readonly #loginCap: number;
   /** Connection and datagram attempts made, for tests and the run summary. */
   readonly stats = { tcpConnects: 0, udpExchanges: 0 };
 
@@ -89,6 +93,21 @@ export class Egress {
     this.#excludedTcp = new Set(options.excludePorts.tcp);
     this.#excludedUdp = new Set(options.excludePorts.udp);
     this.#cap = options.maxConnectionsPerDevice;
+    this.#loginCap = options.maxLoginsPerDevice ?? 2;
+  }
+
+  /**
+   * A slot for one login attempt on the device, shared by every credential probe: a device sees at
+   * most `maxLoginsPerDevice` password checks at once, whatever runs. Call the returned function when done.
+   */
+  acquireLoginSlot(address: string): Promise<() => void> {
+    this.scope.assert(address);
+    let s = this.#loginSlots.get(address);
+    if (!s) {
+      s = new Semaphore(this.#loginCap);
+      this.#loginSlots.set(address, s);
+    }
+    return s.acquire();
   }
 
   /** Whether the port may be contacted at all. */

@@ -45,6 +45,12 @@ export interface RunConfig {
   identifyConcurrency?: number;
   /** Probes to run; default: the registry. */
   probes?: readonly Probe[];
+  /** Settings handed to every probe's options schema (each takes the fields it knows). */
+  probeOptions?: Record<string, unknown>;
+  /** Run probes that send credentials or write (`--safe` turns them off). */
+  allowIntrusive?: boolean;
+  /** Concurrent login attempts per device across every credential probe. */
+  maxLoginsPerDevice?: number;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -159,11 +165,12 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
   }
 
   const probes = config.probes ?? PROBES;
-  const jobs = services.flatMap((s) => probesFor(s.protocol, probes).map((probe) => ({ s, probe })));
+  const allowed = probes.filter((p) => config.allowIntrusive !== false || !p.meta.intrusive);
+  const jobs = services.flatMap((s) => probesFor(s.protocol, allowed).map((probe) => ({ s, probe })));
   await mapPool(jobs, 4, async ({ s, probe }) => {
     if (signal.aborted) return;
     status(`${probe.meta.id} on ${s.transport}/${s.port}`);
-    const options = probe.meta.options.safeParse({});
+    const options = probe.meta.options.safeParse({ ...config.probeOptions });
     if (!options.success) {
       ctx.errors.push({ code: 'E_PROBE_OPTIONS', message: `${probe.meta.id}: its default options do not validate: ${options.error.message}`, target: target.id, probe: probe.meta.id });
       return;
@@ -224,7 +231,7 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   const runId = config.runId ?? newRunId(startedAt);
   const outDir = resolve(config.outDir ?? join('runs', runId));
   prepareOutDir(outDir, config.outDirMayHold);
-  const net = new Egress({ scope, excludePorts: config.excludePorts, maxConnectionsPerDevice: config.maxConnectionsPerDevice ?? 64 });
+  const net = new Egress({ scope, excludePorts: config.excludePorts, maxConnectionsPerDevice: config.maxConnectionsPerDevice ?? 64, maxLoginsPerDevice: config.maxLoginsPerDevice ?? 2 });
   const log = new EvidenceLog(join(outDir, 'evidence.jsonl'));
   const errors: RunError[] = [];
   let obsSeq = 0;
@@ -259,6 +266,9 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
         scanner: config.scanner,
         timings: config.timings ?? DEFAULT_TIMINGS,
         maxConnectionsPerDevice: config.maxConnectionsPerDevice ?? 64,
+        maxLoginsPerDevice: config.maxLoginsPerDevice ?? 2,
+        allowIntrusive: config.allowIntrusive !== false,
+        probeOptions: config.probeOptions ?? {},
       },
     },
     targets: targetReports,
