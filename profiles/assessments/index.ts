@@ -1,7 +1,9 @@
+import bruteForceProtection from './brute-force-protection.js';
+import noDefaultCredentials from './no-default-credentials.js';
 import onlyDeclaredInterfaces from './only-declared-interfaces.js';
 import type { Assessment } from './types.js';
 
 /** Every assessment, by id. One registry: profiles refer to these ids and the loader checks them. */
 export const ASSESSMENTS: ReadonlyMap<string, Assessment> = new Map(
-  [onlyDeclaredInterfaces as unknown as Assessment].map((a) => [a.id, a]),
+  [onlyDeclaredInterfaces, noDefaultCredentials, bruteForceProtection].map((a) => [a.id, a as unknown as Assessment]),
 );
