@@ -173,10 +173,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('list the probes, their options and whether they are intrusive (no network)')
     .option('--json', 'as JSON')
     .action((flags: { json?: boolean }) => {
-      const rows = PROBES.map((p) => ({ id: p.meta.id, title: p.meta.title, protocols: p.meta.protocols, intrusive: p.meta.intrusive, budget: p.meta.budget, options: z.toJSONSchema(p.meta.options, { io: 'input' }) }));
-      if (flags.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else if (rows.length === 0) process.stdout.write('No probes beyond discovery yet: discovery identifies services on every run (see docs/discovery.md).\n');
-      else for (const r of rows) process.stdout.write(`${r.id.padEnd(24)} ${r.intrusive ? 'intrusive ' : 'safe      '} ${r.protocols.join(',').padEnd(20)} ${r.title}\n`);
+      const rows = PROBES.map((p) => ({ id: p.meta.id, title: p.meta.title, description: p.meta.description, protocols: p.meta.protocols, intrusive: p.meta.intrusive, budget: p.meta.budget, options: z.toJSONSchema(p.meta.options, { io: 'input' }) }));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      if (rows.length === 0) process.stdout.write('No probes beyond discovery: discovery identifies services on every run (see docs/discovery.md).\n');
+      for (const r of rows) {
+        process.stdout.write(`${r.id}  ${r.intrusive ? '[intrusive: sends credentials or writes; off with --safe]' : '[safe]'}\n  ${r.title}. Runs on: ${r.protocols.join(', ')}.\n`);
+        const props = (r.options as { properties?: Record<string, { default?: unknown; description?: string }> }).properties ?? {};
+        for (const [name, o] of Object.entries(props)) {
+          process.stdout.write(`    ${name.padEnd(22)} default ${JSON.stringify(o.default ?? null).padEnd(22)} ${o.description ?? ''}\n`);
+        }
+      }
     });
 
   const profiles = program.command('profiles').description('list, show and check profiles (no network)');

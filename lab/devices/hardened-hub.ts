@@ -65,7 +65,7 @@ export const hardenedHub: DeviceDefinition = {
         }),
       );
       const mqtts = await group.add('mqtts', { tls: true, note: 'MQTT over TLS; username and password required' }, (listen) =>
-        startMqttServer({ ...listen, tls: { key: leaf.key, cert: leaf.cert, minVersion: 'TLSv1.2' }, credentials: [mqttTest, mqttDevice] }),
+        startMqttServer({ ...listen, tls: { key: leaf.key, cert: leaf.cert, minVersion: 'TLSv1.2' }, credentials: [mqttTest, mqttDevice], lockout: { afterFailures: 5, forMs: 60_000 } }),
       );
 
       const declarationPath = await writeDeclaration(dir, hardenedHub.id, {

@@ -18,13 +18,19 @@ export interface MqttOptions extends ListenOptions {
    * traffic at once instead of waiting for the next telemetry tick.
    */
   retained?: readonly { topic: string; payload: string }[];
+  /**
+   * Brute-force protection: after `afterFailures` wrong passwords for one username, refuse that
+   * username for `forMs`, even with the right password, answering CONNACK 3 (server unavailable).
+   */
+  lockout?: { afterFailures: number; forMs: number };
 }
 
 // CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), which aedes passes through from `authenticate`.
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
+const SERVER_UNAVAILABLE = 3;
 
-function authError(message: string, returnCode: typeof BAD_USERNAME_OR_PASSWORD | typeof NOT_AUTHORIZED): AuthenticateError {
+function authError(message: string, returnCode: typeof BAD_USERNAME_OR_PASSWORD | typeof NOT_AUTHORIZED | typeof SERVER_UNAVAILABLE): AuthenticateError {
   return Object.assign(new Error(message), { returnCode });
 }
 
@@ -42,16 +48,23 @@ function publishRetained(broker: Aedes, topic: string, payload: string): Promise
  * wrong pair gets 4 (bad username or password).
  */
 export async function startMqttServer(options: MqttOptions): Promise<RunningServer> {
-  const { credentials } = options;
+  const { credentials, lockout } = options;
+  const failures = new Map<string, { count: number; lockedUntil: number }>();
   const broker = await Aedes.createBroker({
     // A half-open client must not hold a lab device's slot for aedes' default 30 s.
     connectTimeout: 10_000,
     authenticate(_client, username, password, done) {
       if (!credentials) return done(null, true);
       if (username === undefined || password === undefined) return done(authError('credentials required', NOT_AUTHORIZED), false);
+      const record = failures.get(username) ?? { count: 0, lockedUntil: 0 };
+      if (lockout && record.lockedUntil > Date.now()) return done(authError('locked out: too many failed logins', SERVER_UNAVAILABLE), false);
       if (!isAccepted(credentials, username, password.toString('utf8'))) {
+        record.count++;
+        if (lockout && record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
+        failures.set(username, record);
         return done(authError('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       }
+      failures.delete(username);
       return done(null, true);
     },
   });

@@ -136,6 +136,16 @@ describe('mqtt server with credentials', () => {
     expect(await mqttConnack(at(), mqttConnectPacket('b', { username: 'u', password: 'x' }))).toBe(4);
     expect(await mqttConnack(at(), mqttConnectPacket('c', { username: 'u', password: 'p' }))).toBe(0);
   });
+
+  it('with a lockout, refuses the username with code 3 after N failures, even with the right password', async () => {
+    const s = await track(startMqttServer({ host: HOST, credentials: [{ username: 'u', password: 'p' }, { username: 'v', password: 'q' }], lockout: { afterFailures: 2, forMs: 60_000 } }));
+    const at = () => netConnect({ host: HOST, port: s.port });
+    expect(await mqttConnack(at(), mqttConnectPacket('a', { username: 'u', password: 'x' }))).toBe(4);
+    expect(await mqttConnack(at(), mqttConnectPacket('b', { username: 'u', password: 'y' }))).toBe(4);
+    expect(await mqttConnack(at(), mqttConnectPacket('c', { username: 'u', password: 'p' }))).toBe(3);
+    // Other accounts are not locked out by someone guessing at `u`.
+    expect(await mqttConnack(at(), mqttConnectPacket('d', { username: 'v', password: 'q' }))).toBe(0);
+  });
 });
 
 describe('http server without auth', () => {
