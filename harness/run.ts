@@ -165,10 +165,7 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
   }
 
   const probes = config.probes ?? PROBES;
-  const allowed = probes.filter((p) => config.allowIntrusive !== false || !p.meta.intrusive);
-  const jobs = services.flatMap((s) => probesFor(s.protocol, allowed).map((probe) => ({ s, probe })));
-  await mapPool(jobs, 4, async ({ s, probe }) => {
-    if (signal.aborted) return;
+  const runProbe = async (probe: Probe, s: DiscoveredService): Promise<void> => {
     status(`${probe.meta.id} on ${s.transport}/${s.port}`);
     const options = probe.meta.options.safeParse({ ...config.probeOptions });
     if (!options.success) {
@@ -190,6 +187,16 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
       // A probe that throws has a bug or met something it cannot handle: the run goes on, the error is kept.
       const err = cause instanceof Error ? cause : new Error(String(cause));
       ctx.errors.push({ code: cause instanceof HarnessError ? cause.code : 'E_PROBE', message: `${probe.meta.id} on ${s.transport}/${s.port}: ${err.message}`, target: target.id, probe: probe.meta.id });
+    }
+  };
+  const allowed = probes.filter((p) => config.allowIntrusive !== false || !p.meta.intrusive);
+  // Services in parallel; on one service the probes take turns in registry order, so a brute-force
+  // trial never overlaps the default-credential attempts it would otherwise disturb.
+  const perService = services.map((s) => ({ s, list: probesFor(s.protocol, allowed) })).filter((j) => j.list.length > 0);
+  await mapPool(perService, 4, async ({ s, list }) => {
+    for (const probe of list) {
+      if (signal.aborted) return;
+      await runProbe(probe, s);
     }
   });
 

@@ -16,4 +16,4 @@ npm run typecheck
 npm run lint
 
 echo "== tests"
-npx vitest run
+IOT_HARNESS_BUILT=1 npx vitest run
