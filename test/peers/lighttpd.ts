@@ -1,6 +1,6 @@
 // Real HTTP(S) peer: lighttpd 1.4 (Debian 12 ships 1.4.69), common in device web UIs. Serves a tiny
 // docroot, optionally over TLS with a generated certificate and tunable protocol floor/ciphers, and
-// optionally with a Basic-auth-protected path for credential probes.
+// optionally with a Basic- or Digest-auth-protected path for credential probes.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,12 +35,29 @@ export interface LighttpdBasicAuth {
   delaysInvalidCreds?: boolean;
 }
 
+export interface LighttpdDigestAuth {
+  /** URL prefix that requires credentials, e.g. `/admin`. A page is created under it. */
+  path: string;
+  username: string;
+  password: string;
+  realm?: string;
+  /**
+   * Digest algorithm lighttpd asks for (mod_auth `"algorithm"`). The htdigest file holds the matching
+   * H(user:realm:password): 32 hex digits for MD5, 64 for SHA-256. Default: MD5, what cameras send.
+   */
+  algorithm?: 'MD5' | 'SHA-256';
+  /** As for Basic: lighttpd waits 1 s before answering bad credentials unless this is false. */
+  delaysInvalidCreds?: boolean;
+}
+
 export interface LighttpdOptions {
   host: string;
   port: number;
   /** Serve HTTPS instead of HTTP. `true` takes the defaults. */
   tls?: boolean | LighttpdTlsOptions;
   basicAuth?: LighttpdBasicAuth;
+  /** A Digest-protected path (mod_auth `"method" => "digest"`, htdigest backend). Not with `basicAuth`: lighttpd has one backend. */
+  digestAuth?: LighttpdDigestAuth;
   /** Extra files for the docroot: URL path (`/firmware/manifest.json`) to content. */
   files?: Record<string, string | Buffer>;
   readyTimeoutMs?: number;
@@ -65,8 +82,8 @@ async function writeDocroot(docroot: string, options: LighttpdOptions): Promise<
     '/index.html': '<!doctype html><title>iot-harness test peer</title><p>device web UI</p>\n',
     ...options.files,
   };
-  if (options.basicAuth) {
-    files[`${options.basicAuth.path.replace(/\/$/, '')}/index.html`] = '<p>admin area</p>\n';
+  for (const auth of [options.basicAuth, options.digestAuth]) {
+    if (auth) files[`${auth.path.replace(/\/$/, '')}/index.html`] = '<p>admin area</p>\n';
   }
   for (const [urlPath, content] of Object.entries(files)) {
     const target = join(docroot, ...urlPath.split('/').filter(Boolean));
@@ -79,6 +96,7 @@ export async function startLighttpd(options: LighttpdOptions): Promise<LighttpdP
   const lighttpd = requireBinary('lighttpd', 'lighttpd');
   const { host, port } = options;
   const tls = options.tls === true ? {} : options.tls || undefined;
+  if (options.basicAuth && options.digestAuth) throw new RangeError('startLighttpd: give basicAuth or digestAuth, not both (lighttpd has one auth backend)');
   // Debian packages the TLS module apart from lighttpd, and only Recommends it.
   if (tls) requireFile('/usr/lib/lighttpd/mod_openssl.so', 'lighttpd-mod-openssl');
 
@@ -125,6 +143,21 @@ export async function startLighttpd(options: LighttpdOptions): Promise<LighttpdP
       if (auth.delaysInvalidCreds === false) lines.push('server.feature-flags += ("auth.delay-invalid-creds" => "disable")');
       lines.push(
         `auth.require = (${quote(auth.path)} => ("method" => "basic", "realm" => ${quote(auth.realm ?? 'device')}, "require" => "valid-user"))`,
+      );
+    }
+
+    if (options.digestAuth) {
+      const auth = options.digestAuth;
+      const realm = auth.realm ?? 'device';
+      const algorithm = auth.algorithm ?? 'MD5';
+      modules.push('mod_auth', 'mod_authn_file');
+      const userFile = join(dir, 'htdigest');
+      const ha1 = createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(`${auth.username}:${realm}:${auth.password}`).digest('hex');
+      await writeFile(userFile, `${auth.username}:${realm}:${ha1}\n`, { mode: 0o600 });
+      lines.push('auth.backend = "htdigest"', `auth.backend.htdigest.userfile = ${quote(userFile)}`);
+      if (auth.delaysInvalidCreds === false) lines.push('server.feature-flags += ("auth.delay-invalid-creds" => "disable")');
+      lines.push(
+        `auth.require = (${quote(auth.path)} => ("method" => "digest", "realm" => ${quote(realm)}, "algorithm" => ${quote(algorithm)}, "require" => "valid-user"))`,
       );
     }
 

@@ -1,0 +1,394 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { Client } from 'undici';
+import { z } from 'zod';
+import type { EvidenceInput } from '../harness/evidence.js';
+import { type Credential, resolveCredentials } from './lib/credentials.js';
+import {
+  type AuthPlan,
+  basicAuthorization,
+  type Challenge,
+  choosePlan,
+  describeChallenges,
+  digestAuthorization,
+  type DigestChallenge,
+  judgeAuthenticatedAnswer,
+  NonceCounter,
+  offersBasic,
+  parseChallenges,
+  toAttemptResult,
+  toDigestChallenge,
+} from './lib/http-auth.js';
+import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
+import { defineProbe, type ProbeContext } from './types.js';
+
+/**
+ * Admin interfaces of cameras and routers, most common first: the web UI root, generic admin and login
+ * pages, the CGI directory of embedded servers, Hikvision's ISAPI and Dahua's magicBox device-info calls.
+ */
+export const DEFAULT_HTTP_PATHS = ['/', '/admin', '/login', '/cgi-bin/', '/ISAPI/System/deviceInfo', '/cgi-bin/magicBox.cgi?action=getDeviceType'];
+
+const Options = CredentialOptions.extend({
+  paths: z
+    .array(z.string().startsWith('/'))
+    .min(1)
+    .default(DEFAULT_HTTP_PATHS)
+    .describe('admin paths asked without credentials; the first that challenges with Basic or Digest gets the credential attempts'),
+});
+
+type Settings = z.output<typeof Options>;
+
+/** Body bytes read from any answer, then the connection is dropped: an endless body costs 64 KiB. */
+export const BODY_CAP = 64 * 1024;
+/** Response head kept as evidence (undici itself refuses heads over 16 KiB). */
+const HEAD_CAP = 16 * 1024;
+
+// Old devices speak TLS 1.0 with SHA-1 suites that OpenSSL 3 refuses below SECLEVEL=0; the certificate is the
+// TLS probe's business, not this one's, so it is not checked here.
+const TLS_OPTIONS = { rejectUnauthorized: false, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } as const;
+
+interface HttpAnswer {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  /** At most BODY_CAP bytes. */
+  body: Buffer;
+}
+
+type Exchange = { answer: HttpAnswer; evidence: EvidenceInput } | { answer?: undefined; evidence: EvidenceInput; detail: string; connectFailed: boolean };
+
+function isTls(ctx: ProbeContext<Settings>): boolean {
+  return ctx.service.tls || ctx.service.protocol === 'https';
+}
+
+function origin(ctx: ProbeContext<Settings>): string {
+  const host = ctx.target.ip.includes(':') ? `[${ctx.target.ip}]` : ctx.target.ip;
+  return `${isTls(ctx) ? 'https' : 'http'}://${host}:${ctx.service.port}`;
+}
+
+/** The bytes of a response head (status line and headers), as the device sent them. */
+class HeadTap {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #done = false;
+  push = (chunk: Buffer): void => {
+    if (this.#done) return;
+    const room = HEAD_CAP - this.#size;
+    this.#chunks.push(chunk.subarray(0, room));
+    this.#size += Math.min(room, chunk.length);
+    const end = this.bytes().indexOf('\r\n\r\n');
+    if (end !== -1 || this.#size >= HEAD_CAP) this.#done = true;
+  };
+  bytes(): Buffer {
+    const all = Buffer.concat(this.#chunks, this.#size);
+    const end = all.indexOf('\r\n\r\n');
+    return end === -1 ? all : all.subarray(0, end + 4);
+  }
+}
+
+/**
+ * One GET on a fresh connection from the egress, through undici. What undici writes is taken from its
+ * `undici:client:sendHeaders` diagnostics channel and what the device answers from the socket itself, so
+ * the evidence holds both sides' own bytes. The body is read up to BODY_CAP, then the connection is dropped.
+ */
+async function httpGet(ctx: ProbeContext<Settings>, path: string, authorization: string | undefined, signal: AbortSignal): Promise<Exchange> {
+  const { port } = ctx.service;
+  const { timeoutMs } = ctx.options;
+  const tap = new HeadTap();
+  let socket: Socket | undefined;
+  let sent = '';
+  let connectFailure: string | undefined;
+  const onSend = (message: unknown): void => {
+    const m = message as { socket?: unknown; headers?: unknown };
+    if (socket !== undefined && m.socket === socket && typeof m.headers === 'string') sent = m.headers;
+  };
+  const client = new Client(origin(ctx), {
+    connect: (_options, callback) => {
+      const opening = isTls(ctx) ? ctx.net.connectTls(ctx.target.ip, port, TLS_OPTIONS, { timeoutMs, signal }) : ctx.net.connectTcp(ctx.target.ip, port, { timeoutMs, signal });
+      opening.then(
+        (conn) => {
+          if (!conn.ok) {
+            connectFailure = `connection ${conn.reason} (${conn.code})`;
+            callback(new Error(conn.message), null);
+            return;
+          }
+          socket = conn.socket;
+          callback(null, conn.socket);
+          // Added after undici's own 'readable' listener: undici keeps control of the flow, and every chunk
+          // it reads is also emitted here ('data' follows read() while a 'readable' listener exists).
+          conn.socket.on('data', tap.push);
+        },
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), null),
+      );
+    },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    pipelining: 1,
+  });
+  subscribe('undici:client:sendHeaders', onSend);
+  const base = { kind: 'exchange', port, transport: 'tcp' } as const;
+  const label = `GET ${path}${authorization ? ` with ${authorization.split(' ')[0]} credentials` : ''}`;
+  try {
+    let response;
+    try {
+      response = await client.request({
+        path,
+        method: 'GET',
+        headers: { 'user-agent': 'iot-harness', accept: '*/*', connection: 'close', ...(authorization ? { authorization } : {}) },
+        signal,
+      });
+    } catch (error) {
+      const detail = connectFailure ?? describeError(error);
+      return { evidence: { ...base, summary: `${label}: ${detail}`, ...(sent ? { sent } : {}), received: tap.bytes() }, detail, connectFailed: connectFailure !== undefined };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let bodyEnd = 'complete';
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        chunks.push(chunk.subarray(0, BODY_CAP - size));
+        size += Math.min(chunk.length, BODY_CAP - size);
+        if (size >= BODY_CAP) {
+          // Leaving the loop destroys the body stream, and undici drops the connection with it.
+          bodyEnd = `capped at ${BODY_CAP} bytes`;
+          break;
+        }
+      }
+    } catch (error) {
+      // The head arrived: a body cut short (reset, stalled) still leaves an answer to judge.
+      bodyEnd = `cut short: ${describeError(error)}`;
+    }
+    const answer: HttpAnswer = { status: response.statusCode, statusText: response.statusText, headers: response.headers, body: Buffer.concat(chunks, size) };
+    const schemes = describeChallenges(parseChallenges(response.headers['www-authenticate']));
+    return {
+      answer,
+      evidence: {
+        ...base,
+        summary: `${label} → ${answer.status} ${answer.statusText}${schemes.length ? ` (${schemes.join(', ')})` : ''}`,
+        sent,
+        received: tap.bytes(),
+        data: { bodyBytes: size, body: bodyEnd },
+      },
+    };
+  } finally {
+    unsubscribe('undici:client:sendHeaders', onSend);
+    await client.destroy();
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`;
+  }
+  return String(error);
+}
+
+/** The path and query of a same-origin redirect target, or undefined for one that leaves the target. */
+function sameOriginPath(ctx: ProbeContext<Settings>, location: string | string[] | undefined): string | undefined {
+  if (typeof location !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(location, `${origin(ctx)}/`);
+  } catch {
+    // An unparseable Location is the device's problem: it is simply not followed.
+    return undefined;
+  }
+  const here = new URL(origin(ctx));
+  const hosts = new Set([here.hostname, ctx.target.address.toLowerCase()]);
+  if (url.protocol !== here.protocol || url.port !== here.port || !hosts.has(url.hostname.toLowerCase())) return undefined;
+  return `${url.pathname}${url.search}`;
+}
+
+/** Management-UI vocabulary; three distinct terms make a page an admin interface. */
+const MANAGEMENT_TERMS: readonly [string, RegExp][] = [
+  ['admin', /\badmin/],
+  ['settings', /\bsettings?\b/],
+  ['configuration', /\bconfig(uration)?\b/],
+  ['device info', /\bdevice[\s_-]?info/],
+  ['firmware', /\bfirmware/],
+  ['network', /\bnetwork\b/],
+  ['users', /\busers\b|\buser (accounts?|management)\b/],
+  ['reboot', /\breboot\b/],
+  ['factory reset', /\bfactory[\s_-]?(reset|defaults?)\b/],
+  ['upgrade', /\bupgrade\b/],
+  ['maintenance', /\bmaintenance\b/],
+  ['wireless', /\bwireless\b|\bssid\b/],
+  ['system log', /\bsystem[\s_-]?log\b|\bsyslog\b/],
+  ['serial number', /\bserial[\s_-]?(number|no)\b|\bserialnumber\b/],
+  ['mac address', /\bmac[\s_-]?address\b/],
+];
+const MIN_TERMS = 3;
+
+type PageKind = { kind: 'login-form' } | { kind: 'admin'; terms: string[] } | { kind: 'other' };
+
+/**
+ * What a 200 page is, conservatively. A password field makes it a login form (credentials are asked for,
+ * just not by HTTP). Otherwise it is an admin interface only when its visible text (scripts, styles and
+ * tags removed) uses at least three distinct management terms: a landing page that mentions "admin" once
+ * is not one. Binary answers are never judged.
+ */
+export function classifyPage(body: Buffer, contentType: string | string[] | undefined): PageKind {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType) ?? '';
+  if (type !== '' && !/text|html|xml|json/i.test(type)) return { kind: 'other' };
+  const html = body.toString('utf8');
+  if (/<input\b[^>]*\btype\s*=\s*["']?password/i.test(html)) return { kind: 'login-form' };
+  const text = html
+    .replace(/<script\b[\s\S]*?<\/script\s*>/gi, ' ')
+    .replace(/<style\b[\s\S]*?<\/style\s*>/gi, ' ')
+    .replace(/<!--[\s\S]*?-->/g, ' ')
+    .replace(/<\/?[a-z][^>]*>/gi, (tag) => (/^<\/?(a|b|i|em|strong|span)\b/i.test(tag) ? '' : ' '))
+    .toLowerCase();
+  // XML element names (`<serialNumber>`) are words too in an API answer: keep them.
+  const words = `${text} ${/xml/i.test(type) || html.trimStart().startsWith('<?xml') ? html.toLowerCase().replace(/[<>/]/g, ' ') : ''}`;
+  const terms = MANAGEMENT_TERMS.filter(([, re]) => re.test(words)).map(([name]) => name);
+  return terms.length >= MIN_TERMS ? { kind: 'admin', terms } : { kind: 'other' };
+}
+
+interface PathAnswer {
+  path: string;
+  status: number | null;
+  redirectedTo?: string;
+  finalStatus?: number;
+  scheme?: string[];
+  detail?: string;
+}
+
+interface Challenged {
+  path: string;
+  challenges: Challenge[];
+  evidenceId: string;
+}
+
+/** Web credentials are the same over HTTP and HTTPS: a pair listed for either is tried on both. */
+function webCredentials(lists: readonly string[]): Credential[] {
+  const seen = new Set<string>();
+  return [...resolveCredentials(lists, 'http'), ...resolveCredentials(lists, 'https')].filter((c) => {
+    const key = `${c.username}\u0000${c.password}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export default defineProbe({
+  meta: {
+    id: 'http-login',
+    title: 'HTTP default credentials',
+    description:
+      'Asks typical camera and router admin paths without credentials. An admin interface served without any is auth.none; a Basic or Digest challenge is answered with default credentials, and Basic over plain HTTP is reported as cleartext.auth.',
+    protocols: ['http', 'https'],
+    intrusive: true,
+    budget: { maxAttempts: 500, timeoutMs: 5000 },
+    options: Options,
+  },
+  async run(ctx) {
+    const { port } = ctx.service;
+    const protocol = isTls(ctx) ? 'https' : 'http';
+    const deadline = (): AbortSignal => AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.options.timeoutMs)]);
+    const answers: PathAnswer[] = [];
+    const evidence: string[] = [];
+    const challenged: Challenged[] = [];
+
+    for (const path of ctx.options.paths) {
+      if (ctx.signal.aborted) break;
+      const first = await httpGet(ctx, path, undefined, deadline());
+      const firstId = ctx.record(first.evidence);
+      evidence.push(firstId);
+      if (!first.answer) {
+        answers.push({ path, status: null, detail: first.detail });
+        // Refused or silent: another path will not be luckier, and each costs a timeout.
+        if (first.connectFailed) break;
+        continue;
+      }
+      const entry: PathAnswer = { path, status: first.answer.status };
+      answers.push(entry);
+      let final: { path: string; answer: HttpAnswer; evidenceId: string } = { path, answer: first.answer, evidenceId: firstId };
+      // One same-origin redirect is followed (`/` → `/login.html`); one that leaves the target never is.
+      const target = first.answer.status >= 300 && first.answer.status < 400 ? sameOriginPath(ctx, first.answer.headers.location) : undefined;
+      if (target !== undefined && !ctx.signal.aborted) {
+        const next = await httpGet(ctx, target, undefined, deadline());
+        const nextId = ctx.record(next.evidence);
+        evidence.push(nextId);
+        entry.redirectedTo = target;
+        if (!next.answer) {
+          entry.detail = next.detail;
+          continue;
+        }
+        entry.finalStatus = next.answer.status;
+        final = { path: target, answer: next.answer, evidenceId: nextId };
+      }
+      const { answer } = final;
+      if (answer.status === 401) {
+        const challenges = parseChallenges(answer.headers['www-authenticate']);
+        entry.scheme = describeChallenges(challenges);
+        challenged.push({ path: final.path, challenges, evidenceId: final.evidenceId });
+      } else if (answer.status >= 200 && answer.status < 300) {
+        const page = classifyPage(answer.body, answer.headers['content-type']);
+        if (page.kind === 'login-form') entry.scheme = ['form'];
+        if (page.kind === 'admin') {
+          ctx.observe('auth.none', { protocol, port, path, ...(final.path !== path ? { redirectedTo: final.path } : {}), terms: page.terms }, [final.evidenceId]);
+        }
+      }
+    }
+    ctx.observe('http.auth-challenge', { protocol, port, paths: answers }, evidence);
+
+    const basic = challenged.find((c) => offersBasic(c.challenges));
+    if (basic && protocol === 'http') ctx.observe('cleartext.auth', { protocol: 'http', port, scheme: 'Basic', path: basic.path }, [basic.evidenceId]);
+
+    let chosen: { path: string; plan: AuthPlan } | undefined;
+    for (const c of challenged) {
+      const plan = choosePlan(c.challenges);
+      if (plan) {
+        chosen = { path: c.path, plan };
+        break;
+      }
+    }
+    if (!chosen) return;
+    const { path, plan } = chosen;
+
+    const nonces = new NonceCounter();
+    // Each refusal carries a fresh challenge: the next attempt answers it, which halves the requests.
+    let fresh: DigestChallenge | undefined = plan.scheme === 'Digest' ? plan.challenge : undefined;
+    const digestIn = (answer: HttpAnswer): DigestChallenge | undefined => {
+      for (const c of parseChallenges(answer.headers['www-authenticate'])) {
+        const d = toDigestChallenge(c);
+        if (d) return d;
+      }
+      return undefined;
+    };
+
+    const attempt = async (credential: Credential, signal: AbortSignal): Promise<AttemptResult> => {
+      let last: EvidenceInput | undefined;
+      // A second round only when the server says the nonce went stale (the credentials were not judged).
+      for (let round = 0; round < 2; round++) {
+        let authorization: string;
+        if (plan.scheme === 'Basic') authorization = basicAuthorization(credential.username, credential.password);
+        else {
+          if (!fresh) {
+            const ask = await httpGet(ctx, path, undefined, signal);
+            fresh = ask.answer ? digestIn(ask.answer) : undefined;
+            if (!fresh) return { outcome: 'unavailable', evidence: ask.evidence, detail: ask.answer ? `no Digest challenge (${ask.answer.status})` : ask.detail };
+          }
+          const challenge = fresh;
+          fresh = undefined;
+          authorization = digestAuthorization(challenge, { method: 'GET', uri: path, username: credential.username, password: credential.password, nc: nonces.next(challenge.nonce) });
+        }
+        const ex = await httpGet(ctx, path, authorization, signal);
+        last = ex.evidence;
+        if (!ex.answer) return { outcome: 'unavailable', evidence: ex.evidence, detail: ex.detail };
+        if (plan.scheme === 'Digest' && ex.answer.status === 401) {
+          fresh = digestIn(ex.answer);
+          if (fresh?.stale && round === 0) continue;
+        }
+        const location = ex.answer.headers.location;
+        const where = typeof location === 'string' ? (sameOriginPath(ctx, location) ?? location) : undefined;
+        const judged = judgeAuthenticatedAnswer(ex.answer.status, `${ex.answer.statusText} ${ex.answer.body.toString('latin1')}`, where);
+        return toAttemptResult(judged, ex.evidence);
+      }
+      return { outcome: 'unavailable', evidence: last as EvidenceInput, detail: 'the nonce went stale twice in a row' };
+    };
+    await tryCredentials(ctx, protocol, attempt, webCredentials(ctx.options.credentials));
+  },
+});
