@@ -1,12 +1,14 @@
+import ftpLogin from './ftp-login.js';
 import httpLogin from './http-login.js';
 import rtspLogin from './rtsp-login.js';
+import telnetLogin from './telnet-login.js';
 import type { Probe } from './types.js';
 
 /**
  * Every probe, in the order they run on a service. A probe module exports its `Probe` as default and
  * is listed here once; `iot-harness probes` and the docs check read this list without touching the network.
  */
-export const PROBES: readonly Probe[] = [httpLogin, rtspLogin] as unknown as readonly Probe[];
+export const PROBES: readonly Probe[] = [telnetLogin, httpLogin, rtspLogin, ftpLogin];
 
 export function probesFor(protocol: string, probes: readonly Probe[] = PROBES): Probe[] {
   return probes.filter((p) => p.meta.protocols.includes(protocol));

@@ -27,6 +27,8 @@ checks=(
   "testssl:testssl.sh"
   "hydra:hydra"
   "openssl:openssl"
+  # pyftpdlib runs under Debian's /usr/bin/python3, which the package pulls in (test/peers/ftpd.ts).
+  "/usr/lib/python3/dist-packages/pyftpdlib/__init__.py:python3-pyftpdlib"
 )
 
 # Daemons whose Debian packages start a system service listening on well-known ports.
