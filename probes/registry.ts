@@ -1,6 +1,8 @@
 import ftpLogin from './ftp-login.js';
 import httpLogin from './http-login.js';
+import mqttLogin from './mqtt-login.js';
 import rtspLogin from './rtsp-login.js';
+import sshLogin from './ssh-login.js';
 import telnetLogin from './telnet-login.js';
 import type { Probe } from './types.js';
 
@@ -8,7 +10,7 @@ import type { Probe } from './types.js';
  * Every probe, in the order they run on a service. A probe module exports its `Probe` as default and
  * is listed here once; `iot-harness probes` and the docs check read this list without touching the network.
  */
-export const PROBES: readonly Probe[] = [telnetLogin, httpLogin, rtspLogin, ftpLogin];
+export const PROBES: readonly Probe[] = [telnetLogin, sshLogin, httpLogin, mqttLogin, rtspLogin, ftpLogin];
 
 export function probesFor(protocol: string, probes: readonly Probe[] = PROBES): Probe[] {
   return probes.filter((p) => p.meta.protocols.includes(protocol));

@@ -59,3 +59,32 @@ export async function startDropbear(options: DropbearOptions): Promise<DropbearP
     return { ...daemon, host, port, hostPublicKey };
   });
 }
+
+/** How one client connection ended before login, as dropbear's `-E` log tells it. */
+export interface DropbearAuthExit {
+  /** The username the client authenticated as; absent when it never sent a user name. */
+  user?: string;
+  /** Failed authentication requests dropbear counted on the connection (`none` is not counted). */
+  fails: number;
+  line: string;
+}
+
+/**
+ * The `Exit before auth` lines of a dropbear log. dropbear counts every password request it refuses,
+ * whatever the reason (wrong password, unknown user, password logins off with `-s`), so `fails` is the
+ * server's own count of password attempts on that connection.
+ */
+export function authExits(log: string): DropbearAuthExit[] {
+  const exits: DropbearAuthExit[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('Exit before auth')) continue;
+    const counted = /\(user '([^']*)', (\d+) fails\)/.exec(line);
+    exits.push(counted ? { user: counted[1], fails: Number(counted[2]), line } : { fails: 0, line });
+  }
+  return exits;
+}
+
+/** Connections dropbear accepted (`Child connection from ...`). */
+export function connectionsLogged(log: string): number {
+  return log.split('\n').filter((line) => line.includes('Child connection from')).length;
+}
