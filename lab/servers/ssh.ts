@@ -16,7 +16,7 @@ export type SshAuth =
 
 export interface SshOptions extends ListenOptions {
   auth: SshAuth;
-  /** PEM or OpenSSH host private key. Default: a fresh ed25519 key, so each lab run has its own. */
+  /** PEM or OpenSSH host private key. Default: a fresh ECDSA P-256 key, so each lab run has its own. */
   hostKey?: string;
   /** Software version in the SSH identification string (`SSH-2.0-<ident>`). */
   ident?: string;
@@ -24,9 +24,11 @@ export interface SshOptions extends ListenOptions {
   execReply?: string;
 }
 
-/** A new ed25519 key pair in OpenSSH format: `private` for a server or client, `public` for authorized_keys. */
+/** A new ECDSA P-256 key pair in OpenSSH format: `private` for a server or client, `public` for authorized_keys. */
 export function generateSshKeyPair(comment = 'iot-harness lab'): { private: string; public: string } {
-  return utils.generateKeyPairSync('ed25519', { comment });
+  // ECDSA, not ed25519: ssh2's ed25519 generator now and then writes a key ssh2 cannot parse back
+  // (3 in 600 here), which would make a lab device fail to start at random.
+  return utils.generateKeyPairSync('ecdsa', { bits: 256, comment });
 }
 
 function parsePublicKey(text: string): ParsedKey {
