@@ -69,6 +69,7 @@ export const DeclarationSchema = z.strictObject({
 
 export type DeclarationData = z.infer<typeof DeclarationSchema>;
 export type DeclaredInterface = z.infer<typeof InterfaceSchema>;
+export type TestCredential = z.infer<typeof TestCredentialSchema>;
 
 /** A loaded declaration: the data, with every path resolved against the file's folder. */
 export interface Declaration {

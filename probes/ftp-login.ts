@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { EvidenceInput } from '../harness/evidence.js';
 import { readBounded, writeSafely, type ReadEnd } from '../harness/io.js';
 import { type Credential, resolveCredentials } from './lib/credentials.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -246,6 +247,7 @@ export default defineProbe({
 
     try {
       await tryCredentials(ctx, 'ftp', attempt, candidates);
+      await runBruteForceTrial(ctx, 'ftp', attempt);
     } finally {
       if (live) await live.quit(ctx.signal);
     }

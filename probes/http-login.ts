@@ -20,6 +20,7 @@ import {
   toAttemptResult,
   toDigestChallenge,
 } from './lib/http-auth.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -390,5 +391,6 @@ export default defineProbe({
       return { outcome: 'unavailable', evidence: last as EvidenceInput, detail: 'the nonce went stale twice in a row' };
     };
     await tryCredentials(ctx, protocol, attempt, webCredentials(ctx.options.credentials));
+    await runBruteForceTrial(ctx, protocol, attempt);
   },
 });

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { z } from 'zod';
 import type { EvidenceInput } from '../harness/evidence.js';
 import { readBounded, writeSafely } from '../harness/io.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { type Credential, resolveCredentials } from './lib/credentials.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -234,5 +235,8 @@ export default defineProbe({
         },
       ]);
     }
+
+    // 4. The brute-force trial against the declared test account, when there is one.
+    await runBruteForceTrial(ctx, protocol, attempt);
   },
 });

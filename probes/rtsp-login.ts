@@ -14,6 +14,7 @@ import {
   toAttemptResult,
   toDigestChallenge,
 } from './lib/http-auth.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -191,5 +192,6 @@ export default defineProbe({
       return { outcome: 'unavailable', evidence: last as EvidenceInput, detail: 'the nonce went stale twice in a row' };
     };
     await tryCredentials(ctx, 'rtsp', attempt);
+    await runBruteForceTrial(ctx, 'rtsp', attempt);
   },
 });

@@ -5,6 +5,7 @@ import type { Algorithms, KeyboardInteractiveCallback, NextAuthHandler, Prompt }
 import { z } from 'zod';
 import type { EvidenceInput } from '../harness/evidence.js';
 import { type Credential, resolveCredentials } from './lib/credentials.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { defineProbe, type ProbeContext } from './types.js';
 
@@ -359,6 +360,7 @@ export default defineProbe({
     };
     try {
       await tryCredentials(ctx, 'ssh', attempt, candidates);
+      await runBruteForceTrial(ctx, 'ssh', attempt);
     } finally {
       current?.close();
     }

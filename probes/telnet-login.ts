@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { EvidenceInput } from '../harness/evidence.js';
 import type { Credential } from './lib/credentials.js';
+import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { failureIn, lastLine, lockoutIn, loginFailureIn, type PromptKind, promptAtEnd, TelnetSession } from './lib/telnet.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -282,6 +283,7 @@ export default defineProbe({
 
     try {
       await tryCredentials(ctx, 'telnet', attempt);
+      await runBruteForceTrial(ctx, 'telnet', attempt);
     } finally {
       live?.session.close();
     }

@@ -1,24 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import type { TestCredentialSchema } from '../../harness/declaration.js';
+import type { TestCredential } from '../../harness/declaration.js';
 import type { ProbeContext } from '../types.js';
-import type { AttemptResult } from './login.js';
+import type { AttemptResult, CredentialSettings } from './login.js';
 import type { Credential } from './credentials.js';
-
-export const BruteForceOptions = z.object({
-  bruteForceAttempts: z.number().int().min(3).max(100).default(10).describe('wrong passwords tried against the declared test account (NIST SP 800-63B caps lockout at 100)'),
-  timeoutMs: z.number().int().min(100).max(120_000).default(5000),
-});
-
-export type BruteForceSettings = z.output<typeof BruteForceOptions>;
-
-type TestAccount = z.output<typeof TestCredentialSchema>;
 
 /** Protocol names a declaration may use for the same service. */
 const SERVICE_ALIASES: Record<string, string[]> = { mqtts: ['mqtt'], https: ['http'], mqtt: ['mqtts'], http: ['https'] };
 
+/**
+ * Run the brute-force trial on this service when the declaration names a test account for it and the
+ * trial is on. Login probes call it after their default-credential run, with the same attempt function.
+ */
+export async function runBruteForceTrial(
+  ctx: ProbeContext<CredentialSettings>,
+  protocol: string,
+  attempt: (credential: Credential, signal: AbortSignal) => Promise<AttemptResult>,
+): Promise<void> {
+  if (!ctx.options.bruteForce || ctx.signal.aborted) return;
+  const account = testAccountFor(ctx, protocol);
+  if (account) await measureBruteForce(ctx, protocol, account, attempt);
+}
+
 /** The declared test account for this service, if the declaration names one. */
-export function testAccountFor(ctx: ProbeContext<unknown>, protocol: string): TestAccount | undefined {
+export function testAccountFor(ctx: ProbeContext<unknown>, protocol: string): TestCredential | undefined {
   const accounts = ctx.target.declaration?.data.credentials?.test ?? [];
   const names = [protocol, ...(SERVICE_ALIASES[protocol] ?? [])];
   return accounts.find((a) => names.includes(a.service) && (a.port === undefined || a.port === ctx.service.port));
@@ -39,9 +43,9 @@ function median(values: readonly number[]): number {
  * `bruteForceAttempts` + 1 attempts, and it stops at the first lockout sign.
  */
 export async function measureBruteForce(
-  ctx: ProbeContext<BruteForceSettings>,
+  ctx: ProbeContext<CredentialSettings>,
   protocol: string,
-  account: TestAccount,
+  account: TestCredential,
   attempt: (credential: Credential, signal: AbortSignal) => Promise<AttemptResult>,
 ): Promise<void> {
   const { service } = ctx;

@@ -15,6 +15,8 @@ export const CredentialOptions = z.object({
   maxAttempts: z.number().int().min(1).max(10_000).default(500).describe('attempts per service at most'),
   lockoutAfter: z.number().int().min(1).max(100).default(3).describe('consecutive attempts the device refuses to answer, after it has answered, that count as a lockout'),
   timeoutMs: z.number().int().min(100).max(120_000).default(5000).describe('deadline for one attempt'),
+  bruteForce: z.boolean().default(true).describe('after the defaults, run the brute-force trial against the declared test account, if there is one'),
+  bruteForceAttempts: z.number().int().min(3).max(100).default(10).describe('wrong passwords in the brute-force trial (NIST SP 800-63B caps lockout at 100)'),
 });
 
 export type CredentialSettings = z.output<typeof CredentialOptions>;
