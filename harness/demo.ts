@@ -48,6 +48,9 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
       concurrency: targets.length,
       scanner: 'builtin',
       timings: DEMO_TIMINGS,
+      // The devices are the demo's own servers on loopback: the --fast login settings are safe here.
+      probeOptions: { delayMs: 0 },
+      maxLoginsPerDevice: 8,
       outDir,
       outDirMayHold: ['declarations'],
       runId,

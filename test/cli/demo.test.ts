@@ -15,6 +15,9 @@ describe('iot-harness demo', () => {
     expect(r.stdout).toMatch(/weak-camera/);
     expect(r.stdout).toMatch(/FAIL\s+5\.6-1/);
     expect(r.stdout).toMatch(/hardened-hub[\s\S]*PASS\s+5\.6-1/);
+    // The camera's Mirai default on telnet fails 5.1-1; the hub's MQTT lockout passes 5.1-5.
+    expect(r.stdout).toMatch(/FAIL\s+5\.1-1\s+No universal default passwords\s+telnet on tcp\/\d+ accepted root\/xc3511 \(mirai list\)/);
+    expect(r.stdout).toMatch(/hardened-hub[\s\S]*PASS\s+5\.1-5\s+.*\s+mqtts on tcp\/\d+ locked after \d+ wrong attempt/);
     expect(r.stdout).toMatch(/Report: .*report\.json/);
 
     const report = ReportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
