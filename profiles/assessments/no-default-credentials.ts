@@ -17,7 +17,8 @@ export default defineAssessment({
     loginProtocols: z.array(z.string()).default(['telnet', 'ssh', 'http', 'https', 'mqtt', 'mqtts', 'ftp', 'rtsp']).describe('service protocols that take a password'),
   }),
   assess({ observations, declaration }, params) {
-    const accepted = byKey(observations, 'credentials.accepted');
+    // By port: the rationale reads the same whichever service finished first.
+    const accepted = byKey(observations, 'credentials.accepted').sort((a, b) => Number(a.value.port) - Number(b.value.port));
     if (accepted.length > 0) {
       const what = accepted.map((o) => `${serviceLabel(o.value)} accepted ${String(o.value.username)}/${String(o.value.password) || '(empty)'} (${String(o.value.source)} list)`);
       return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(what)}: a well-known default credential grants access.`, observations: accepted.map((o) => o.id) };

@@ -34,6 +34,9 @@ export function countingServer(host: string, greeting?: string, port = 0): Promi
   const server: Server = createServer((socket) => {
     count++;
     socket.on('error', () => undefined);
+    // Drain what clients send (an SSH ident, a login): an unread socket never sees the client's FIN,
+    // and the server could not close.
+    socket.resume();
     if (greeting !== undefined) socket.end(greeting);
     else socket.destroy();
   });
