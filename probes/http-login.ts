@@ -262,17 +262,6 @@ interface Challenged {
   evidenceId: string;
 }
 
-/** Web credentials are the same over HTTP and HTTPS: a pair listed for either is tried on both. */
-function webCredentials(lists: readonly string[]): Credential[] {
-  const seen = new Set<string>();
-  return [...resolveCredentials(lists, 'http'), ...resolveCredentials(lists, 'https')].filter((c) => {
-    const key = `${c.username}\u0000${c.password}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
 export default defineProbe({
   meta: {
     id: 'http-login',
@@ -390,7 +379,7 @@ export default defineProbe({
       }
       return { outcome: 'unavailable', evidence: last as EvidenceInput, detail: 'the nonce went stale twice in a row' };
     };
-    await tryCredentials(ctx, protocol, attempt, webCredentials(ctx.options.credentials));
+    await tryCredentials(ctx, protocol, attempt, resolveCredentials(ctx.options.credentials, ['http', 'https']));
     await runBruteForceTrial(ctx, protocol, attempt);
   },
 });

@@ -7,7 +7,7 @@ import { runBruteForceTrial } from './lib/bruteforce.js';
 import { type AttemptResult, CredentialOptions, tryCredentials } from './lib/login.js';
 import { type Credential, resolveCredentials } from './lib/credentials.js';
 import { defineProbe, type ProbeContext } from './types.js';
-import { buildConnect, connackMeaning, DISCONNECT } from './wire/mqtt.js';
+import { buildConnect, connackMeaning, DISCONNECT, mqttString, remainingLength } from './wire/mqtt.js';
 
 const MqttLoginOptions = CredentialOptions.extend({
   protocolVersion: z
@@ -29,30 +29,11 @@ const REJECTED = new Set([4, 5, 134, 135]);
  */
 const LOCKED = new Set([138, 151, 159]);
 
-function str(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-/** MQTT 5 CONNECT: clean start, keep-alive 10 s, no properties, optional username/password. */
 function buildConnect5(clientId: string, auth?: { username: string; password: string }): Buffer {
   const flags = 0x02 | (auth ? 0xc0 : 0);
-  const variable = Buffer.concat([str('MQTT'), Buffer.from([5, flags, 0, 10, 0])]);
-  const body = Buffer.concat([variable, str(clientId), ...(auth ? [str(auth.username), str(auth.password)] : [])]);
-  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
+  const variable = Buffer.concat([mqttString('MQTT'), Buffer.from([5, flags, 0, 10, 0])]);
+  const body = Buffer.concat([variable, mqttString(clientId), ...(auth ? [mqttString(auth.username), mqttString(auth.password)] : [])]);
+  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
 }
 
 /** MQTT 5 CONNACK reason codes beyond those discovery names (probes/wire/mqtt.ts). */
@@ -167,16 +148,6 @@ function judge(ex: Exchange, evidence: EvidenceInput): AttemptResult {
 }
 
 /** Pairs documented for MQTT serve MQTT over TLS too: a list entry limited to `mqtt` is tried on mqtts. */
-function candidatesFor(lists: readonly string[], protocol: string): Credential[] {
-  const seen = new Set<string>();
-  return [...resolveCredentials(lists, 'mqtt'), ...(protocol === 'mqtt' ? [] : resolveCredentials(lists, protocol))].filter((c) => {
-    const key = `${c.username}\u0000${c.password}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
 export default defineProbe({
   meta: {
     id: 'mqtt-login',
@@ -220,7 +191,7 @@ export default defineProbe({
       if (ex.kind === 'connack') firstAnswered ??= ex;
       return judge(ex, evidenceOf(ctx, `as ${JSON.stringify(credential.username)}`, ex));
     };
-    await tryCredentials(ctx, protocol, attempt, candidatesFor(options.credentials, protocol));
+    await tryCredentials(ctx, protocol, attempt, resolveCredentials(options.credentials, ['mqtt', protocol]));
 
     // 3. The broker read a username and password off a plain TCP listener.
     if (firstAnswered?.kind === 'connack' && protocol === 'mqtt' && !service.tls) {

@@ -76,9 +76,11 @@ function loadUserFile(path: string): Credential[] {
 
 /**
  * Resolve `--credentials mirai,vendors,./mine.txt` into pairs, in order, duplicates dropped (the
- * first list that names a pair is its source). Entries limited to other protocols are left out.
+ * first list that names a pair is its source). Entries a list limits to other protocols than those
+ * given are left out: a pair documented for "http" or "https" is tried on both when both are given.
  */
-export function resolveCredentials(names: readonly string[], protocol?: string): Credential[] {
+export function resolveCredentials(names: readonly string[], protocols?: string | readonly string[]): Credential[] {
+  const wanted = protocols === undefined ? undefined : typeof protocols === 'string' ? [protocols] : protocols;
   const seen = new Set<string>();
   const out: Credential[] = [];
   const builtins = builtinCredentialLists();
@@ -86,7 +88,7 @@ export function resolveCredentials(names: readonly string[], protocol?: string):
     let pairs: Credential[];
     if (builtins.includes(name)) {
       pairs = loadCredentialList(name)
-        .entries.filter((e) => !protocol || !e.protocols || e.protocols.includes(protocol))
+        .entries.filter((e) => !wanted || !e.protocols || e.protocols.some((p) => wanted.includes(p)))
         .map((e) => ({ username: e.username, password: e.password, source: name }));
     } else if (existsSync(name)) pairs = loadUserFile(resolve(name));
     else throw new ConfigError(`--credentials: "${name}" is neither a built-in list (${builtins.join(', ')}) nor a file`);

@@ -3,14 +3,16 @@
  * MQTT 5 brokers answer a 3.1.1 CONNECT in 3.1.1, so one hello identifies both.
  */
 
-function str(s: string): Buffer {
+/** An MQTT UTF-8 string: two length bytes, then the bytes. */
+export function mqttString(s: string): Buffer {
   const b = Buffer.from(s, 'utf8');
   const len = Buffer.alloc(2);
   len.writeUInt16BE(b.length);
   return Buffer.concat([len, b]);
 }
 
-function remainingLength(n: number): Buffer {
+/** MQTT's variable-length integer (remaining length, property lengths). */
+export function remainingLength(n: number): Buffer {
   const out: number[] = [];
   do {
     let byte = n % 128;
@@ -24,16 +26,16 @@ function remainingLength(n: number): Buffer {
 /** CONNECT, protocol level 4 (3.1.1), clean session, keep-alive 10 s, optional username/password. */
 export function buildConnect(clientId: string, auth?: { username: string; password?: string }): Buffer {
   let flags = 0x02;
-  const payload = [str(clientId)];
+  const payload = [mqttString(clientId)];
   if (auth) {
     flags |= 0x80;
-    payload.push(str(auth.username));
+    payload.push(mqttString(auth.username));
     if (auth.password !== undefined) {
       flags |= 0x40;
-      payload.push(str(auth.password));
+      payload.push(mqttString(auth.password));
     }
   }
-  const variable = Buffer.concat([str('MQTT'), Buffer.from([4, flags, 0, 10])]);
+  const variable = Buffer.concat([mqttString('MQTT'), Buffer.from([4, flags, 0, 10])]);
   const body = Buffer.concat([variable, ...payload]);
   return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
 }
