@@ -36,10 +36,10 @@ export default defineAssessment({
       }
       const growth = Number(v.latencyGrowth ?? 1);
       const rate = Number(v.attemptsPerSecond ?? 0);
-      if (v.lockedAfter !== undefined) strong.push(`${label} locked after ${String(v.lockedAfter)} wrong attempt(s)`);
+      if (v.lockedAfter !== undefined) strong.push(`${label} locked after ${Number(v.lockedAfter)} wrong attempt(s)`);
       else if (growth >= params.minLatencyGrowth) strong.push(`${label} slowed its answers ${growth}x`);
       else if (rate <= params.maxAttemptsPerSecond) strong.push(`${label} allowed only ${rate} attempt(s)/s`);
-      else weak.push(`${label} took ${String(v.wrongAttempts)} wrong passwords at ${rate}/s without locking or slowing down`);
+      else weak.push(`${label} took ${Number(v.wrongAttempts)} wrong passwords at ${rate}/s without locking or slowing down`);
     }
     const ids = trials.map((t) => t.id);
     if (weak.length > 0) return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(weak)}.`, observations: ids };
