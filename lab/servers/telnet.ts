@@ -178,6 +178,8 @@ class TelnetSession {
       whoami: 'root\r\n',
     };
     const name = command.split(/\s+/)[0] ?? command;
+    // busybox ash's echo builtin: what a scanner types to prove it really has a shell.
+    if (name === 'echo') output[command] = `${command.slice(5).replace(/^(['"])(.*)\1$/, '$2')}\r\n`;
     this.socket.write(`${output[command] ?? `-sh: ${name}: not found\r\n`}# `);
   }
 }

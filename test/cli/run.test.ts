@@ -115,6 +115,8 @@ describe('bad input in general', () => {
     [['run', '--bogus'], /unknown option '--bogus'/],
     [['run', '--target', '127.0.0.1', '--profile', 'nope'], /unknown profile "nope"; built-in profiles: etsi-en-303-645/],
     [['nonsense'], /unknown command 'nonsense'/],
+    [['run', '--target', '127.0.0.1', '--credentials', 'mirai,nope'], /--credentials: "nope" is neither a built-in list \(mirai, vendors\) nor a file/],
+    [['run', '--target', '127.0.0.1', '--login-delay', '-5'], /--login-delay must be a whole number from 0 to 60000/],
   ])('%j exits 2 with a message and no stack', async (args, message) => {
     const r = await cli(args);
     expect(r.code).toBe(2);
@@ -192,6 +194,24 @@ describe('a run', () => {
   });
 });
 
+describe('--safe', () => {
+  it('runs discovery but no probe that sends credentials', async () => {
+    const { host, server } = await device('\xff\xfb\x01login: ');
+    const out = join(tmp('safe-'), 'run');
+    const safe = await cli(['run', '--target', host, '--ports', String(server.port), '--safe', '--out', out, ...FAST]);
+    expect(safe.code).toBe(0);
+    const t = readReport(out).targets[0];
+    expect(t?.services[0]?.protocol).toBe('telnet');
+    expect(t?.observations.filter((o) => o.key.startsWith('credentials.') || o.key === 'cleartext.auth')).toEqual([]);
+    expect(readReport(out).run.options.allowIntrusive).toBe(false);
+    const before = server.connections();
+    // Without --safe the telnet login probe does connect and try.
+    const full = await cli(['run', '--target', host, '--ports', String(server.port), '--fast', '--credentials', 'mirai', '--out', join(tmp('unsafe-'), 'run'), ...FAST]);
+    expect(full.code).toBe(0);
+    expect(server.connections() - before).toBeGreaterThan(3);
+  });
+});
+
 describe('listing commands (no network)', () => {
   it('profiles list, show and check', async () => {
     const list = await cli(['profiles']);
@@ -207,10 +227,20 @@ describe('listing commands (no network)', () => {
     expect(check.stderr).toMatch(/x\.yaml: scheme: /);
   });
 
-  it('probes lists without touching the network', async () => {
+  it('probes lists every probe with its options and whether it is intrusive, without touching the network', async () => {
     const r = await cli(['probes', '--json']);
     expect(r.code).toBe(0);
-    expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
+    const rows = JSON.parse(r.stdout) as { id: string; intrusive: boolean; protocols: string[]; options: { properties: Record<string, { default?: unknown }> } }[];
+    expect(rows.map((p) => p.id)).toEqual(['telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'rtsp-login', 'ftp-login']);
+    for (const p of rows) {
+      expect(p.intrusive).toBe(true);
+      expect(p.options.properties.credentials?.default).toEqual(['mirai', 'vendors']);
+      expect(p.options.properties.delayMs?.default).toBe(100);
+      expect(p.options.properties.bruteForceAttempts?.default).toBe(10);
+    }
+    const text = await cli(['probes']);
+    expect(text.stdout).toMatch(/^telnet-login {2}\[intrusive: sends credentials or writes; off with --safe\]$/m);
+    expect(text.stdout).toMatch(/^ {4}stopAtFirstSuccess\s+default true\s+stop trying a service once a default is accepted$/m);
   });
 
   it('--help and --version exit 0', async () => {

@@ -48,6 +48,8 @@ describe('telnet server', () => {
     c.send('xc3511\r\n');
     await c.waitFor(/# $/);
     expect(c.text).toContain('login: root\r\n');
+    c.send('echo lab-7f3a\r\n');
+    await c.waitFor(/lab-7f3a\r\n# $/);
     c.close();
   });
 
