@@ -33,10 +33,14 @@ export function byKey(observations: readonly Observation[], key: string): Observ
   return observations.filter((o) => o.key === key);
 }
 
+/** A string or number from an observation value as text; anything else as `fallback`. */
+export function asText(v: unknown, fallback: string): string {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : fallback;
+}
+
 /** `telnet on tcp/23` */
 export function serviceLabel(value: Record<string, unknown>): string {
-  const text = (v: unknown, fallback: string): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : fallback);
-  return `${text(value.protocol, 'unknown')} on ${text(value.transport, 'tcp')}/${text(value.port, '?')}`;
+  return `${asText(value.protocol, 'unknown')} on ${asText(value.transport, 'tcp')}/${asText(value.port, '?')}`;
 }
 
 /** `a`, `a and b`, `a, b and 3 more` */
