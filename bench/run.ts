@@ -1,2 +1,3 @@
 // Every benchmark, in turn. Benchmarks print times and ratios against peer tools measured in the same run.
 await import('./discovery.js');
+await import('./credentials.js');
