@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runHarness } from '../../harness/run.js';
+import { DEFAULT_TIMINGS } from '../../harness/discovery/identify.js';
 import { startMqttServer } from '../../lab/servers/mqtt.js';
 import type { RunningServer } from '../../lab/servers/listen.js';
 import { tmp } from '../cli/helpers.js';
@@ -9,6 +9,7 @@ import { allocHost } from '../peers/alias.js';
 import type { Daemon } from '../peers/daemon.js';
 import { startLighttpd } from '../peers/lighttpd.js';
 import { startMosquitto } from '../peers/mosquitto.js';
+import { runProbe } from './run-probe.js';
 
 const TEST_PASSWORD = 'Lab-Test-Pa55-9f1c';
 const stops: (() => Promise<void>)[] = [];
@@ -20,22 +21,19 @@ afterEach(async () => {
 async function trial(host: string, port: number, service: string, attempts = 6) {
   const dir = tmp('bf-');
   writeFileSync(join(dir, 'dut.yaml'), `credentials:\n  model: unique-per-device\n  test: [{ service: ${service}, username: labtest, password: "${TEST_PASSWORD}" }]\n`);
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test', declarationPath: join(dir, 'dut.yaml') }],
+  const run = await runProbe({
+    host,
+    ports: [port],
+    declarationPath: join(dir, 'dut.yaml'),
     profiles: ['etsi-en-303-645'],
-    ports: { tcp: [port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 300, probeMs: 1000 },
+    timings: { probeMs: 1000 },
     outDir: join(dir, 'out'),
     // A short default list keeps the test on the trial; the trial itself runs at full speed.
-    probeOptions: { credentials: [writeList(dir)], delayMs: 0, bruteForceAttempts: attempts },
+    probeOptions: { credentials: [writeList(dir)], bruteForceAttempts: attempts },
   });
-  const t = outcome.report.targets[0];
-  const bf = t?.observations.find((o) => o.key === 'auth.bruteforce');
-  const verdict = t?.verdicts.find((v) => v.provision === '5.1-5');
-  const files = readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8') + readFileSync(join(outcome.outDir, 'report.json'), 'utf8');
+  const bf = run.byKey('auth.bruteforce')[0];
+  const verdict = run.target?.verdicts.find((v) => v.provision === '5.1-5');
+  const files = readFileSync(join(run.outDir, 'evidence.jsonl'), 'utf8') + readFileSync(join(run.outDir, 'report.json'), 'utf8');
   return { bf, verdict, files };
 }
 
@@ -87,17 +85,15 @@ describe('brute-force trial (5.1-5)', () => {
     const m = await startMosquitto({ host, listeners: [{ port: 1883, users: [{ username: 'labtest', password: TEST_PASSWORD }] }] });
     stops.push(() => m.stop());
     const dir = tmp('bf-none-');
-    const outcome = await runHarness({
-      targets: [{ address: host, source: 'test' }],
+    const run = await runProbe({
+      host,
+      ports: [1883],
       profiles: ['etsi-en-303-645'],
-      ports: { tcp: [1883], udp: [] },
-      excludePorts: { tcp: [], udp: [] },
-      concurrency: 1,
-      scanner: 'builtin',
+      timings: DEFAULT_TIMINGS,
       outDir: join(dir, 'out'),
-      probeOptions: { credentials: [writeList(dir)], delayMs: 0 },
+      probeOptions: { credentials: [writeList(dir)] },
     });
-    const t = outcome.report.targets[0];
+    const t = run.target;
     expect(t?.observations.some((o) => o.key === 'auth.bruteforce')).toBe(false);
     expect(t?.verdicts.find((v) => v.provision === '5.1-5')).toMatchObject({ verdict: 'INCONCLUSIVE', rationale: expect.stringMatching(/declare a test account/) as unknown });
   });

@@ -1,16 +1,16 @@
 // ftp-login against pyftpdlib on loopback: a conformant server, one with a listed default, one that lets
 // anonymous in, one that locks. What the probe reports is checked against what the server was sent.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EvidenceRecord } from '../../harness/evidence.js';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import ftpLogin, { parseReply } from '../../probes/ftp-login.js';
 import { loadCredentialList } from '../../probes/lib/credentials.js';
 import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { startFtpd, type FtpdOptions, type FtpdPeer, type FtpUser } from '../peers/ftpd.js';
+import { runProbe } from './run-probe.js';
 
 const peers: FtpdPeer[] = [];
 afterEach(async () => {
@@ -38,32 +38,10 @@ interface Scan {
 }
 
 async function scan(peer: FtpdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
-  const outcome = await runHarness({
-    targets: [{ address: peer.host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [peer.port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 1500, probeMs: 800 },
-    outDir: join(tmp('ftp-run-'), 'out'),
-    probes: [ftpLogin],
-    probeOptions: { delayMs: 0, ...probeOptions },
-  });
-  const target = outcome.report.targets[0];
-  expect(target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'ftp', tls: false }]);
-  const all = (target?.observations ?? []).filter((o) => o.probe === 'ftp-login');
-  const records = readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as EvidenceRecord);
-  return {
-    all,
-    of: (key) => all.filter((o) => o.key === key),
-    evidence: (id) => {
-      const r = records.find((e) => e.id === id);
-      if (!r) throw new Error(`no evidence ${id}`);
-      return r;
-    },
-    errors: outcome.report.errors,
-  };
+  const run = await runProbe({ host: peer.host, ports: [peer.port], probes: [ftpLogin], timings: { bannerMs: 1500 }, probeOptions });
+  expect(run.target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'ftp', tls: false }]);
+  const all = run.observations.filter((o) => o.probe === 'ftp-login');
+  return { all, of: (key) => all.filter((o) => o.key === key), evidence: run.record, errors: run.report.errors };
 }
 
 /** The probe's connections: readiness and discovery connections send no PASS and come first. */

@@ -1,23 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
-import probe, { BODY_CAP } from '../../probes/http-login.js';
+import probe from '../../probes/http-login.js';
 import { resolveCredentials } from '../../probes/lib/credentials.js';
-import { tmp } from '../cli/helpers.js';
+import { BODY_CAP } from '../../probes/lib/http-client.js';
 import { startEndlessHttp } from '../fixtures/hostile.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { startLighttpd, type LighttpdOptions } from '../peers/lighttpd.js';
-
-interface EvidenceLine {
-  id: string;
-  probe: string;
-  summary: string;
-  sent?: { text: string };
-  received?: { text: string };
-  data?: Record<string, unknown>;
-}
+import { runProbe } from './run-probe.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,29 +18,15 @@ afterEach(async () => {
  * `maxConnectionsPerDevice: 1` a connection the probe failed to give back would stall the next one.
  */
 async function scan(host: string, port: number, maxConnectionsPerDevice?: number) {
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 300, probeMs: 800 },
-    outDir: join(tmp('http-login-'), 'out'),
-    probes: [probe],
-    probeOptions: { delayMs: 0, credentials: ['mirai'] },
-    ...(maxConnectionsPerDevice ? { maxConnectionsPerDevice } : {}),
-  });
-  expect(outcome.report.errors.filter((e) => e.probe === 'http-login')).toEqual([]);
-  const target = outcome.report.targets[0];
-  const observations = (target?.observations ?? []).filter((o) => o.probe === 'http-login');
-  const evidence = readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as EvidenceLine);
+  const run = await runProbe({ host, ports: [port], probes: [probe], probeOptions: { credentials: ['mirai'] }, maxConnectionsPerDevice });
+  expect(run.report.errors.filter((e) => e.probe === 'http-login')).toEqual([]);
+  const observations = run.observations.filter((o) => o.probe === 'http-login');
   return {
-    services: target?.services ?? [],
+    services: run.services,
     observations,
     all: (key: string): Observation[] => observations.filter((o) => o.key === key),
     one: (key: string): Observation | undefined => observations.find((o) => o.key === key),
-    cited: (o: Observation | undefined): EvidenceLine[] => (o?.evidence ?? []).map((id) => evidence.find((e) => e.id === id) as EvidenceLine),
+    cited: run.cited,
   };
 }
 

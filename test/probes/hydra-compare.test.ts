@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import { startSshServer } from '../../lab/servers/ssh.js';
 import mqttLogin from '../../probes/mqtt-login.js';
 import sshLogin from '../../probes/ssh-login.js';
@@ -19,6 +18,7 @@ import { requireBinary } from '../peers/daemon.js';
 import { startDropbear } from '../peers/dropbear.js';
 import { startMosquitto } from '../peers/mosquitto.js';
 import { startTelnetd, type TelnetUser } from '../peers/telnetd.js';
+import { runProbe } from './run-probe.js';
 
 /** The pairs both tools get, in this order (all four are Mirai's). */
 const PAIRS: TelnetUser[] = [
@@ -72,22 +72,9 @@ async function hydra(service: string, host: string, port: number, pairs: string[
 
 /** Our probe in a real run, with the same pairs, not stopping at the first success (as hydra does not). */
 async function ours(probe: Probe, host: string, port: number): Promise<{ accepted: { login: string; password: string }[]; of: (key: string) => Observation[] }> {
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 500, probeMs: 800 },
-    outDir: join(tmp('hydra-ours-'), 'out'),
-    probes: [probe],
-    probeOptions: { delayMs: 0, credentials: [credentials], stopAtFirstSuccess: false },
-  });
-  expect(outcome.report.errors).toEqual([]);
-  const observations = outcome.report.targets[0]?.observations ?? [];
-  const of = (key: string): Observation[] => observations.filter((o) => o.key === key);
-  return { accepted: of('credentials.accepted').map((o) => ({ login: String(o.value.username), password: String(o.value.password) })), of };
+  const run = await runProbe({ host, ports: [port], probes: [probe], timings: { bannerMs: 500 }, probeOptions: { credentials: [credentials], stopAtFirstSuccess: false } });
+  expect(run.report.errors).toEqual([]);
+  return { accepted: run.byKey('credentials.accepted').map((o) => ({ login: String(o.value.username), password: String(o.value.password) })), of: run.byKey };
 }
 
 /** An ECDSA host key: ssh2's own ed25519 generator now and then makes a key it cannot parse back. */

@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import mqttLogin from '../../probes/mqtt-login.js';
-import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { type MosquittoListener, type MosquittoPeer, startMosquitto } from '../peers/mosquitto.js';
+import { runProbe } from './run-probe.js';
 
 interface EvidenceRecord {
   id: string;
@@ -26,31 +23,12 @@ interface ProbeRun {
 
 /** The probe inside a real run: discovery names each listener mqtt or mqtts first. */
 async function runMqttLogin(host: string, ports: number[], probeOptions: Record<string, unknown> = {}): Promise<ProbeRun> {
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: ports, udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 300, probeMs: 800 },
-    outDir: join(tmp('mqtt-login-'), 'out'),
-    probes: [mqttLogin],
-    probeOptions: { delayMs: 0, credentials: ['mirai'], ...probeOptions },
-  });
-  expect(outcome.report.errors).toEqual([]);
-  const target = outcome.report.targets[0];
-  const observations = target?.observations ?? [];
-  const records = new Map(
-    readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as EvidenceRecord)
-      .map((r) => [r.id, r]),
-  );
+  const run = await runProbe({ host, ports, probes: [mqttLogin], probeOptions: { credentials: ['mirai'], ...probeOptions } });
+  expect(run.report.errors).toEqual([]);
+  const records = new Map(run.evidence.map((r) => [r.id, r]));
   return {
-    services: target?.services ?? [],
-    of: (key, port) => observations.filter((o) => o.key === key && o.value.port === port),
+    services: run.services,
+    of: (key, port) => run.observations.filter((o) => o.key === key && o.value.port === port),
     evidence: (o) => (o?.evidence ?? []).map((id) => records.get(id)).filter((r) => r !== undefined),
   };
 }

@@ -1,21 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import { startRtspServer } from '../../lab/servers/rtsp.js';
 import { resolveCredentials } from '../../probes/lib/credentials.js';
 import probe from '../../probes/rtsp-login.js';
 import { tmp } from '../cli/helpers.js';
 import { startRtspFixture } from '../fixtures/rtsp.js';
 import { allocHost } from '../peers/alias.js';
-
-interface EvidenceLine {
-  id: string;
-  summary: string;
-  sent?: { text: string };
-  received?: { text: string };
-}
+import { runProbe } from './run-probe.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,27 +17,14 @@ afterEach(async () => {
 
 /** Runs only rtsp-login against host:port through the whole harness. */
 async function scan(host: string, port: number, credentials: string[] = ['mirai']) {
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 300, probeMs: 800 },
-    outDir: join(tmp('rtsp-login-'), 'out'),
-    probes: [probe],
-    probeOptions: { delayMs: 0, credentials },
-  });
-  expect(outcome.report.errors.filter((e) => e.probe === 'rtsp-login')).toEqual([]);
-  const target = outcome.report.targets[0];
-  expect(target?.services).toEqual([{ port, transport: 'tcp', protocol: 'rtsp', tls: false }]);
-  const observations = (target?.observations ?? []).filter((o) => o.probe === 'rtsp-login');
-  const evidence = readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as EvidenceLine);
+  const run = await runProbe({ host, ports: [port], probes: [probe], probeOptions: { credentials } });
+  expect(run.report.errors.filter((e) => e.probe === 'rtsp-login')).toEqual([]);
+  expect(run.target?.services).toEqual([{ port, transport: 'tcp', protocol: 'rtsp', tls: false }]);
+  const observations = run.observations.filter((o) => o.probe === 'rtsp-login');
   return {
     all: (key: string): Observation[] => observations.filter((o) => o.key === key),
     one: (key: string): Observation | undefined => observations.find((o) => o.key === key),
-    cited: (o: Observation | undefined): EvidenceLine[] => (o?.evidence ?? []).map((id) => evidence.find((e) => e.id === id) as EvidenceLine),
+    cited: run.cited,
   };
 }
 

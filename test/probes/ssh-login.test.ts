@@ -1,16 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import sshLogin from '../../probes/ssh-login.js';
-import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { authExits, connectionsLogged, type DropbearPeer, startDropbear } from '../peers/dropbear.js';
+import { runProbe } from './run-probe.js';
 
 const { Server } = ssh2;
 
@@ -104,32 +101,13 @@ interface ProbeRun {
 
 /** The probe inside a real run (discovery identifies the SSH service first), as the CLI runs it. */
 async function runSshLogin(host: string, port: number, probeOptions: Record<string, unknown> = {}): Promise<ProbeRun> {
-  const outcome = await runHarness({
-    targets: [{ address: host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 500, probeMs: 800 },
-    outDir: join(tmp('ssh-login-'), 'out'),
-    probes: [sshLogin],
-    probeOptions: { delayMs: 0, credentials: ['mirai'], ...probeOptions },
-  });
-  expect(outcome.report.errors).toEqual([]);
-  const target = outcome.report.targets[0];
-  expect(target?.services).toEqual([{ port, transport: 'tcp', protocol: 'ssh', tls: false }]);
-  const observations = target?.observations ?? [];
-  const records = new Map(
-    readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; summary: string; received?: { text: string }; data?: Record<string, unknown> })
-      .map((r) => [r.id, r]),
-  );
+  const run = await runProbe({ host, ports: [port], probes: [sshLogin], timings: { bannerMs: 500 }, probeOptions: { credentials: ['mirai'], ...probeOptions } });
+  expect(run.report.errors).toEqual([]);
+  expect(run.target?.services).toEqual([{ port, transport: 'tcp', protocol: 'ssh', tls: false }]);
+  const records = new Map(run.evidence.map((r) => [r.id, r]));
   return {
-    observations,
-    of: (key) => observations.filter((o) => o.key === key),
+    observations: run.observations,
+    of: run.byKey,
     evidence: (o) => (o?.evidence ?? []).map((id) => records.get(id)).filter((r) => r !== undefined),
   };
 }

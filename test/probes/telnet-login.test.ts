@@ -1,17 +1,17 @@
 // telnet-login against busybox telnetd on loopback, each device a fixture login program with the prompts,
 // delays and lockouts of real cameras. Every assertion is also checked at the server: what it was sent.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EvidenceRecord } from '../../harness/evidence.js';
 import type { Observation } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import { loadCredentialList } from '../../probes/lib/credentials.js';
 import { promptAtEnd, TelnetDecoder } from '../../probes/lib/telnet.js';
 import telnetLogin from '../../probes/telnet-login.js';
 import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { startTelnetd, type TelnetdOptions, type TelnetdPeer } from '../peers/telnetd.js';
+import { runProbe } from './run-probe.js';
 
 const peers: TelnetdPeer[] = [];
 afterEach(async () => {
@@ -41,32 +41,10 @@ interface Scan {
 
 /** A whole run (discovery, then the probe) against the device, as `iot-harness run` does it. */
 async function scan(peer: TelnetdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
-  const outcome = await runHarness({
-    targets: [{ address: peer.host, source: 'test' }],
-    profiles: [],
-    ports: { tcp: [peer.port], udp: [] },
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: { connectMs: 1000, bannerMs: 1500, probeMs: 800 },
-    outDir: join(tmp('telnet-run-'), 'out'),
-    probes: [telnetLogin],
-    probeOptions: { delayMs: 0, ...probeOptions },
-  });
-  const target = outcome.report.targets[0];
-  expect(target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'telnet', tls: false }]);
-  const all = (target?.observations ?? []).filter((o) => o.probe === 'telnet-login');
-  const records = readFileSync(join(outcome.outDir, 'evidence.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as EvidenceRecord);
-  return {
-    all,
-    of: (key) => all.filter((o) => o.key === key),
-    evidence: (id) => {
-      const r = records.find((e) => e.id === id);
-      if (!r) throw new Error(`no evidence ${id}`);
-      return r;
-    },
-    errors: outcome.report.errors,
-  };
+  const run = await runProbe({ host: peer.host, ports: [peer.port], probes: [telnetLogin], timings: { bannerMs: 1500 }, probeOptions });
+  expect(run.target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'telnet', tls: false }]);
+  const all = run.observations.filter((o) => o.probe === 'telnet-login');
+  return { all, of: (key) => all.filter((o) => o.key === key), evidence: run.record, errors: run.report.errors };
 }
 
 /** The probe's connections to the login program: discovery's connections (which try nothing) come first. */
