@@ -231,14 +231,16 @@ describe('listing commands (no network)', () => {
     const r = await cli(['probes', '--json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { id: string; intrusive: boolean; protocols: string[]; options: { properties: Record<string, { default?: unknown }> } }[];
-    expect(rows.map((p) => p.id)).toEqual(['telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'rtsp-login', 'ftp-login']);
-    for (const p of rows) {
+    expect(rows.map((p) => p.id)).toEqual(['tls', 'telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'rtsp-login', 'ftp-login']);
+    expect(rows[0]).toMatchObject({ id: 'tls', intrusive: false, protocols: ['https', 'mqtts', 'tls'] });
+    for (const p of rows.slice(1)) {
       expect(p.intrusive).toBe(true);
       expect(p.options.properties.credentials?.default).toEqual(['mirai', 'vendors']);
       expect(p.options.properties.delayMs?.default).toBe(100);
       expect(p.options.properties.bruteForceAttempts?.default).toBe(10);
     }
     const text = await cli(['probes']);
+    expect(text.stdout).toMatch(/^tls {2}\[safe\]$/m);
     expect(text.stdout).toMatch(/^telnet-login {2}\[intrusive: sends credentials or writes; off with --safe\]$/m);
     expect(text.stdout).toMatch(/^ {4}stopAtFirstSuccess\s+default true\s+stop trying a service once a default is accepted$/m);
   });
