@@ -110,6 +110,11 @@ export class Egress {
     return s.acquire();
   }
 
+  /** Connections holding a slot on `address` right now (tests and debugging). */
+  connectionsInUse(address: string): number {
+    return this.#perDevice.get(address)?.inUse ?? 0;
+  }
+
   /** Whether the port may be contacted at all. */
   isExcluded(port: number, transport: Transport): boolean {
     return (transport === 'tcp' ? this.#excludedTcp : this.#excludedUdp).has(port);
