@@ -10,7 +10,21 @@ const CLEARTEXT_IF_MANAGED = new Set(['http', 'rtsp']);
 /** Protocols with their own cryptography that this assessment does not grade. */
 const OWN_CRYPTO = new Set(['ssh', 'coaps', 'dtls']);
 
-type Finding = { level: 'fail' | 'inconclusive'; text: string; obs: string[] };
+type Finding = { level: 'fail' | 'inconclusive'; service: string; port: number; reason: string; obs: string[] };
+
+/** `telnet on tcp/23: takes credentials in cleartext, carries its traffic without TLS; https on tcp/443: offers TLSv1.0` */
+function describe(findings: readonly Finding[]): string {
+  const byService = new Map<string, { port: number; reasons: string[] }>();
+  for (const f of findings) {
+    const entry = byService.get(f.service) ?? { port: f.port, reasons: [] };
+    if (!entry.reasons.includes(f.reason)) entry.reasons.push(f.reason);
+    byService.set(f.service, entry);
+  }
+  return [...byService.entries()]
+    .sort((a, b) => a[1].port - b[1].port)
+    .map(([service, e]) => `${service}: ${e.reasons.join(', ')}`)
+    .join('; ');
+}
 
 const at = (list: readonly Observation[], port: unknown): Observation | undefined => list.find((o) => o.value.port === port);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
@@ -41,7 +55,7 @@ export default defineAssessment({
     const protectedOk: string[] = [];
     const minIndex = VERSION_ORDER.indexOf(params.minVersion);
 
-    for (const c of cleartext) findings.push({ level: 'fail', text: `${serviceLabel(c.value)} takes credentials in cleartext`, obs: [c.id] });
+    for (const c of cleartext) findings.push({ level: 'fail', service: serviceLabel(c.value), port: Number(c.value.port), reason: `takes credentials in cleartext`, obs: [c.id] });
 
     for (const svc of services) {
       const v = svc.value;
@@ -50,26 +64,26 @@ export default defineAssessment({
       if (v.tls === true && !OWN_CRYPTO.has(protocol)) {
         const ver = at(versions, v.port);
         if (!ver) {
-          findings.push({ level: 'inconclusive', text: `${label} speaks TLS but its versions were not probed`, obs: [svc.id] });
+          findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: `speaks TLS but its versions were not probed`, obs: [svc.id] });
           continue;
         }
         const before = findings.length;
         const old = strings(ver.value.offered).filter((x) => VERSION_ORDER.indexOf(x) >= 0 && VERSION_ORDER.indexOf(x) < minIndex);
-        if (old.length) findings.push({ level: 'fail', text: `${label} offers ${listText(old)}`, obs: [ver.id] });
+        if (old.length) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `offers ${listText(old)}`, obs: [ver.id] });
         const weak = at(ciphers, v.port);
         const classes = strings(weak?.value.weak);
-        if (weak && classes.length) findings.push({ level: 'fail', text: `${label} accepts ${listText(classes)} cipher suites`, obs: [weak.id] });
+        if (weak && classes.length) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `accepts ${listText(classes)} cipher suites`, obs: [weak.id] });
         const cert = at(certs, v.port);
-        if (!cert) findings.push({ level: 'inconclusive', text: `${label}: no certificate could be read`, obs: [ver.id] });
+        if (!cert) findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: 'no certificate could be read', obs: [ver.id] });
         else {
           const c = cert.value;
           const intrinsic = strings(c.weak).filter((w) => !/self-signed|name mismatch|no path|not trusted/i.test(w));
-          if (intrinsic.length) findings.push({ level: 'fail', text: `${label} presents a certificate with ${listText(intrinsic)}`, obs: [cert.id] });
+          if (intrinsic.length) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `presents a certificate with ${listText(intrinsic)}`, obs: [cert.id] });
           if (anchors) {
-            if (c.chainValid !== true) findings.push({ level: 'fail', text: `${label} presents a certificate that does not validate against the declared trust anchors (${asText(c.chainError, 'invalid')})`, obs: [cert.id] });
-            else if (c.nameMatches !== true) findings.push({ level: 'fail', text: `${label} presents a certificate not issued for the address it answers on (${asText(c.nameError, 'name mismatch')})`, obs: [cert.id] });
+            if (c.chainValid !== true) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `presents a certificate that does not validate against the declared trust anchors (${asText(c.chainError, 'invalid')})`, obs: [cert.id] });
+            else if (c.nameMatches !== true) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `presents a certificate not issued for the address it answers on (${asText(c.nameError, 'name mismatch')})`, obs: [cert.id] });
           } else if (c.chainValid !== true) {
-            findings.push({ level: 'inconclusive', text: `${label} presents a certificate no public anchor trusts (${asText(c.chainError, 'untrusted')}) and the declaration names no trust anchors to check it against`, obs: [cert.id] });
+            findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: `presents a certificate no public anchor trusts (${asText(c.chainError, 'untrusted')}) and the declaration names no trust anchors to check it against`, obs: [cert.id] });
           }
         }
         if (findings.length === before) protectedOk.push(`${label} (${strings(ver.value.offered).join('+')})`);
@@ -77,22 +91,22 @@ export default defineAssessment({
       }
       if (OWN_CRYPTO.has(protocol)) continue;
       if (CLEARTEXT_ALWAYS.has(protocol)) {
-        findings.push({ level: 'fail', text: `${label} carries its traffic without TLS`, obs: [svc.id] });
+        findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `carries its traffic without TLS`, obs: [svc.id] });
         continue;
       }
       if (CLEARTEXT_IF_MANAGED.has(protocol)) {
         const managed = [...challenges.filter((o) => o.value.port === v.port && JSON.stringify(o.value.paths ?? []).match(/"status":\s*401/)), ...none.filter((o) => o.value.port === v.port)];
-        if (managed.length) findings.push({ level: 'fail', text: `${label} serves a login or management interface without TLS`, obs: [svc.id, ...managed.map((o) => o.id)] });
-        else findings.push({ level: 'inconclusive', text: `${label} serves content without TLS; whether it is security-relevant needs an assessor`, obs: [svc.id] });
+        if (managed.length) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `serves a login or management interface without TLS`, obs: [svc.id, ...managed.map((o) => o.id)] });
+        else findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: `serves content without TLS; whether it is security-relevant needs an assessor`, obs: [svc.id] });
         continue;
       }
-      findings.push({ level: 'inconclusive', text: `${label}: what it carries and how it is protected is unknown`, obs: [svc.id] });
+      findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: 'what it carries and how it is protected is unknown', obs: [svc.id] });
     }
 
     const fails = findings.filter((f) => f.level === 'fail');
-    if (fails.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(fails.map((f) => f.text))}.`, observations: [...new Set(fails.flatMap((f) => f.obs))] };
+    if (fails.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${describe(fails)}.`, observations: [...new Set(fails.flatMap((f) => f.obs))] };
     const open = findings.filter((f) => f.level === 'inconclusive');
-    if (open.length) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: `No weak cryptography found, but ${listText(open.map((f) => f.text))}.`, observations: [...new Set(open.flatMap((f) => f.obs))] };
+    if (open.length) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: `No weak cryptography found, but ${describe(open)}.`, observations: [...new Set(open.flatMap((f) => f.obs))] };
     if (protectedOk.length === 0) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: 'No service carrying data was found to assess.', observations: services.map((s) => s.id) };
     return {
       verdict: 'PASS',

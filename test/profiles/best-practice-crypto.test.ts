@@ -24,7 +24,7 @@ describe('best-practice-crypto (5.5-1)', () => {
   it('FAILs old versions and weak classes, naming the service and the reason', () => {
     const r = crypto.assess({ observations: [svc(443, 'https', true), versions(443, ['TLSv1.0', 'TLSv1.1', 'TLSv1.2']), ciphers(443, ['DES/3DES', 'NULL']), cert(443)], declaration: anchored }, params);
     expect(r.verdict).toBe('FAIL');
-    expect(r.rationale).toBe('https on tcp/443 offers TLSv1.0 and TLSv1.1 and https on tcp/443 accepts DES/3DES and NULL cipher suites.');
+    expect(r.rationale).toBe('https on tcp/443: offers TLSv1.0 and TLSv1.1, accepts DES/3DES and NULL cipher suites.');
   });
 
   it('FAILs intrinsically weak certificates even without declared anchors', () => {
@@ -35,7 +35,7 @@ describe('best-practice-crypto (5.5-1)', () => {
 
   it('with declared anchors, a certificate that does not chain to them, or is for another name, FAILs', () => {
     const untrusted = crypto.assess({ observations: [svc(443, 'https', true), versions(443, ['TLSv1.3']), ciphers(443), cert(443, { chainValid: false, chainError: 'no path to a trusted anchor', selfSigned: true, weak: ['self-signed'] })], declaration: anchored }, params);
-    expect(untrusted).toMatchObject({ verdict: 'FAIL', rationale: 'https on tcp/443 presents a certificate that does not validate against the declared trust anchors (no path to a trusted anchor).' });
+    expect(untrusted).toMatchObject({ verdict: 'FAIL', rationale: 'https on tcp/443: presents a certificate that does not validate against the declared trust anchors (no path to a trusted anchor).' });
     const wrongName = crypto.assess({ observations: [svc(443, 'https', true), versions(443, ['TLSv1.3']), ciphers(443), cert(443, { nameMatches: false, nameError: 'IP 10.9.9.9 not in SAN' })], declaration: anchored }, params);
     expect(wrongName.rationale).toMatch(/not issued for the address it answers on \(IP 10\.9\.9\.9 not in SAN\)/);
   });
@@ -49,9 +49,9 @@ describe('best-practice-crypto (5.5-1)', () => {
   it('FAILs cleartext credentials and cleartext MQTT, telnet, FTP and CoAP; plain HTTP fails only when it is a management interface', () => {
     const r = crypto.assess({ observations: [...sound(443), svc(1883, 'mqtt'), svc(23, 'telnet'), obs('cleartext.auth', { protocol: 'telnet', port: 23 })], declaration: anchored }, params);
     expect(r.verdict).toBe('FAIL');
-    expect(r.rationale).toBe('telnet on tcp/23 takes credentials in cleartext, mqtt on tcp/1883 carries its traffic without TLS and telnet on tcp/23 carries its traffic without TLS.');
+    expect(r.rationale).toBe('telnet on tcp/23: takes credentials in cleartext, carries its traffic without TLS; mqtt on tcp/1883: carries its traffic without TLS.');
     const admin = crypto.assess({ observations: [svc(80, 'http'), obs('http.auth-challenge', { protocol: 'http', port: 80, paths: [{ path: '/admin', status: 401, scheme: 'Digest' }] })] }, params);
-    expect(admin).toMatchObject({ verdict: 'FAIL', rationale: 'http on tcp/80 serves a login or management interface without TLS.' });
+    expect(admin).toMatchObject({ verdict: 'FAIL', rationale: 'http on tcp/80: serves a login or management interface without TLS.' });
     const page = crypto.assess({ observations: [svc(80, 'http'), obs('http.auth-challenge', { protocol: 'http', port: 80, paths: [{ path: '/', status: 200 }] })] }, params);
     expect(page.verdict).toBe('INCONCLUSIVE');
   });
