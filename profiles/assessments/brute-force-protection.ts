@@ -14,6 +14,7 @@ export default defineAssessment({
   params: z.strictObject({
     maxAttemptsPerSecond: z.number().positive().default(1.12).describe('sustained wrong attempts per second above which a service is unprotected'),
     minLatencyGrowth: z.number().min(1).default(2).describe('answers this many times slower at the end than at the start count as increasing delays'),
+    minLatencyIncreaseMs: z.number().min(0).default(250).describe('and at least this much slower in absolute terms: on a LAN, jitter alone can double a 3 ms answer'),
   }),
   assess({ observations }, params) {
     const trials = byKey(observations, 'auth.bruteforce');
@@ -35,9 +36,11 @@ export default defineAssessment({
         continue;
       }
       const growth = Number(v.latencyGrowth ?? 1);
+      const latency = (v.latencyMs ?? {}) as { first?: number; last?: number };
+      const slower = growth >= params.minLatencyGrowth && Number(latency.last ?? 0) - Number(latency.first ?? 0) >= params.minLatencyIncreaseMs;
       const rate = Number(v.attemptsPerSecond ?? 0);
       if (v.lockedAfter !== undefined) strong.push(`${label} locked after ${Number(v.lockedAfter)} wrong attempt(s)`);
-      else if (growth >= params.minLatencyGrowth) strong.push(`${label} slowed its answers ${growth}x`);
+      else if (slower) strong.push(`${label} slowed its answers ${growth}x (${Number(latency.first)} ms to ${Number(latency.last)} ms)`);
       else if (rate <= params.maxAttemptsPerSecond) strong.push(`${label} allowed only ${rate} attempt(s)/s`);
       else weak.push(`${label} took ${Number(v.wrongAttempts)} wrong passwords at ${rate}/s without locking or slowing down`);
     }

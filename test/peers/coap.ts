@@ -5,6 +5,7 @@
 // - /example_data and /time accept PUT whatever the flags; -d N additionally lets a PUT create new resources.
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { execa } from 'execa';
 import { inTempDir, requireBinary, startDaemon, type Daemon } from './daemon.js';
 
 export interface CoapOptions {
@@ -104,4 +105,28 @@ export async function startCoapServer(options: CoapOptions): Promise<CoapPeer> {
     });
     return { ...daemon, host, port, dtlsPort: psk ? port + 1 : undefined };
   });
+}
+
+export interface CoapClientRequest {
+  host: string;
+  port: number;
+  path: string;
+  method?: 'get' | 'put' | 'post' | 'delete';
+  /** Use coap-client-openssl over DTLS (`coaps://`) with this identity and key. */
+  psk?: { identity: string; key: string };
+  /** Seconds libcoap waits for the answer (`-B`). */
+  waitSeconds?: number;
+}
+
+/**
+ * libcoap's own client, for agreement: what `coap-client-notls -m get coap://H:P/path` (or the OpenSSL
+ * build with `-u identity -k key` over coaps) prints. libcoap prints the payload only, without a newline.
+ */
+export async function coapClient(request: CoapClientRequest): Promise<{ stdout: string; exitCode: number }> {
+  const { host, port, path, psk } = request;
+  const file = psk ? requireBinary('coap-client-openssl', 'libcoap3-bin') : requireBinary('coap-client-notls', 'libcoap3-bin');
+  const wait = request.waitSeconds ?? 3;
+  const args = ['-B', String(wait), '-m', request.method ?? 'get', ...(psk ? ['-u', psk.identity, '-k', psk.key] : []), `${psk ? 'coaps' : 'coap'}://${host}:${port}${path}`];
+  const result = await execa(file, args, { reject: false, timeout: (wait + 5) * 1000 });
+  return { stdout: result.stdout, exitCode: result.exitCode ?? -1 };
 }

@@ -20,6 +20,12 @@ export interface MosquittoListener {
   allowAnonymous?: boolean;
   /** TLS on this listener with the broker's generated certificate. */
   tls?: boolean;
+  /**
+   * Lines of an acl_file for this listener (`user hub`, `topic read sensors/#`, ...). Without it every
+   * client that gets in may read and write every topic. mosquitto 2.0 checks these when it delivers or
+   * accepts a message, never at SUBSCRIBE: a subscription to `#` is granted and then filtered.
+   */
+  acl?: string[];
 }
 
 export interface MosquittoOptions {
@@ -85,6 +91,11 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
         const passwordFile = join(dir, `passwd-${index}`);
         await writePasswordFile(mosquittoPasswd, passwordFile, users);
         lines.push(`password_file ${passwordFile}`);
+      }
+      if (listener.acl) {
+        const aclFile = join(dir, `acl-${index}`);
+        await writeFile(aclFile, `${listener.acl.join('\n')}\n`);
+        lines.push(`acl_file ${aclFile}`);
       }
       if (listener.tls && cert) {
         lines.push(`cafile ${cert.caFile}`, `certfile ${cert.certFile}`, `keyfile ${cert.keyFile}`);

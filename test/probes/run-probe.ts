@@ -13,8 +13,10 @@ const TEST_TIMINGS: IdentifyTimings = { connectMs: 1000, bannerMs: 300, probeMs:
 export interface ProbeRunRequest {
   /** The one target's address. */
   host: string;
-  /** TCP ports scanned on it (no UDP). */
+  /** TCP ports scanned on it. */
   ports: readonly number[];
+  /** UDP ports identified on it (CoAP, DTLS); default none. */
+  udpPorts?: readonly number[];
   /** Probes to run; default: the registry, every probe that applies to a found service. */
   probes?: readonly Probe[];
   /** Handed to every probe's options; `delayMs` is 0 unless given, as no test wants the polite pause. */
@@ -53,11 +55,11 @@ export interface ProbeRun extends RunOutcome {
  * configuration every probe test repeated, with only what differs between them left to say.
  */
 export async function runProbe(request: ProbeRunRequest): Promise<ProbeRun> {
-  const { host, ports, probes, probeOptions = {}, maxConnectionsPerDevice, declarationPath, profiles = [], timings = {} } = request;
+  const { host, ports, udpPorts = [], probes, probeOptions = {}, maxConnectionsPerDevice, declarationPath, profiles = [], timings = {} } = request;
   const outcome = await runHarness({
     targets: [{ address: host, source: 'test', ...(declarationPath ? { declarationPath } : {}) }],
     profiles,
-    ports: { tcp: [...ports], udp: [] },
+    ports: { tcp: [...ports], udp: [...udpPorts] },
     excludePorts: { tcp: [], udp: [] },
     concurrency: 1,
     scanner: 'builtin',

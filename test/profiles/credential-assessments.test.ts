@@ -60,12 +60,17 @@ describe('brute-force-protection (5.1-5)', () => {
 
   it.each([
     ['a lockout', { lockedAfter: 5, lockoutSignal: 'too many' }, /locked after 5 wrong attempt/],
-    ['growing delays', { latencyGrowth: 4 }, /slowed its answers 4x/],
+    ['growing delays', { latencyGrowth: 4, latencyMs: { first: 100, last: 400 } }, /slowed its answers 4x \(100 ms to 400 ms\)/],
     ['a rate limit', { attemptsPerSecond: 0.9 }, /allowed only 0\.9 attempt\(s\)\/s/],
   ])('PASSes on %s', (_name, value, reason) => {
     const r = bruteForce.assess({ observations: [trial(value)] }, params);
     expect(r.verdict).toBe('PASS');
     expect(r.rationale).toMatch(reason);
+  });
+
+  it('jitter on a fast link is not back-off: twice as slow but only a few ms more does not pass', () => {
+    const r = bruteForce.assess({ observations: [trial({ latencyGrowth: 2.5, latencyMs: { first: 2, last: 5 } })] }, params);
+    expect(r.verdict).toBe('FAIL');
   });
 
   it('one unprotected service fails the device even if another locks', () => {
