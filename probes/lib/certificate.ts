@@ -3,11 +3,16 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { rootCertificates, type DetailedPeerCertificate } from 'node:tls';
+import type { DetailedPeerCertificate } from 'node:tls';
 import type { Egress } from '../../harness/egress.js';
 import type { EvidenceInput } from '../../harness/evidence.js';
+import { CHAIN, findPath, isSelfSigned } from './chain-path.js';
+import { SIGNATURE_ALGORITHMS } from './signature-algorithms.js';
+import { anchorIndexes } from './trust-anchors.js';
+import { dateOf, errorText, oneLine } from './x509-text.js';
+
+export { CHAIN } from './chain-path.js';
 
 /**
  * Facts about the certificate chain a TLS service presents. Facts, not verdicts: `weak` lists reasons a
@@ -50,7 +55,7 @@ export interface CertificateFacts {
   nameError?: string;
   /** A path runs from the leaf, through certificates the server sent, to a trust anchor; all in date, all signatures verifying. */
   chainValid: boolean;
-  /** Why no valid path was found, starting with a fixed phrase (see `CHAIN` in the source). */
+  /** Why no valid path was found, starting with a fixed phrase (see `CHAIN` in chain-path.ts). */
   chainError?: string;
   /** The anchor set at the end of the valid path; null when the chain is not valid. */
   trustedBy: 'declaration' | 'system' | null;
@@ -75,60 +80,11 @@ export const WEAK = {
   malformed: 'malformed certificate',
 } as const;
 
-/** Fixed openings of `chainError`. */
-export const CHAIN = {
-  noPath: 'no path to a trusted anchor',
-  expired: 'certificate expired',
-  notYetValid: 'certificate not yet valid',
-  badSignature: 'signature does not verify',
-  notCa: 'issuer is not a CA',
-  noCertSign: 'issuer may not sign certificates',
-  malformed: 'malformed certificate',
-  empty: 'no certificate',
-} as const;
-
-/** Signature algorithm OIDs by the names OpenSSL and the RFCs give them. */
-const SIGNATURE_ALGORITHMS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.2': 'md2WithRSAEncryption',
-  '1.2.840.113549.1.1.3': 'md4WithRSAEncryption',
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  '1.3.14.3.2.29': 'sha1WithRSAEncryption',
-  '1.2.840.113549.1.1.10': 'rsassaPss',
-  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption',
-  '2.16.840.1.101.3.4.3.13': 'id-rsassa-pkcs1-v1_5-with-sha3-224',
-  '2.16.840.1.101.3.4.3.14': 'id-rsassa-pkcs1-v1_5-with-sha3-256',
-  '2.16.840.1.101.3.4.3.15': 'id-rsassa-pkcs1-v1_5-with-sha3-384',
-  '2.16.840.1.101.3.4.3.16': 'id-rsassa-pkcs1-v1_5-with-sha3-512',
-  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
-  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '2.16.840.1.101.3.4.3.9': 'id-ecdsa-with-sha3-224',
-  '2.16.840.1.101.3.4.3.10': 'id-ecdsa-with-sha3-256',
-  '2.16.840.1.101.3.4.3.11': 'id-ecdsa-with-sha3-384',
-  '2.16.840.1.101.3.4.3.12': 'id-ecdsa-with-sha3-512',
-  '1.2.840.10040.4.3': 'dsa-with-SHA1',
-  '2.16.840.1.101.3.4.3.1': 'dsa-with-SHA224',
-  '2.16.840.1.101.3.4.3.2': 'dsa-with-SHA256',
-  '1.3.101.112': 'Ed25519',
-  '1.3.101.113': 'Ed448',
-  '1.2.156.10197.1.501': 'SM2-with-SM3',
-};
-
 /** Reads what Node's X509Certificate does not expose: the signature algorithm OID. */
 class AsnCertificate extends x509.X509Certificate {
   get signatureOid(): string {
     return this.asn.signatureAlgorithm.algorithm;
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sha256Hex(der: Uint8Array): string {
@@ -181,11 +137,6 @@ function keyOf(cert: X509Certificate): { keyType: string; keyBits: number; curve
   return { keyType, keyBits: 0 };
 }
 
-/** One line, in certificate order; Node separates RDNs with newlines. */
-function oneLine(name: string): string {
-  return name.split('\n').join(', ');
-}
-
 /**
  * Subject, issuer and SANs as @peculiar/x509 writes them (one line, RFC 4514 escaping). Where it cannot
  * read them, Node's reading of the same fields serves: the facts stay the same, only the spelling differs.
@@ -207,12 +158,6 @@ function namesOf(asn: AsnCertificate | undefined, cert: X509Certificate): { subj
   }
 }
 
-/** Node prints validity as `Nov 21 14:43:14 2026 GMT`; undefined when that does not parse. */
-function dateOf(text: string): Date | undefined {
-  const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
 function nameCheck(cert: X509Certificate, host: string, sans: readonly string[]): { nameMatches: boolean; nameError?: string } {
   const ip = isIP(host) !== 0;
   let matched: string | undefined;
@@ -225,181 +170,6 @@ function nameCheck(cert: X509Certificate, host: string, sans: readonly string[])
   const names = sans.length > 0 ? sans.join(', ') : `no subjectAltName; ${oneLine(cert.subject)}`;
   const nameError = ip ? `no IP subjectAltName for ${host} (${names})` : `${host} is not a name of the certificate (${names})`;
   return { nameMatches: false, nameError };
-}
-
-// ---- trust anchors and path building ----
-
-interface Anchor {
-  cert: X509Certificate;
-  set: 'declaration' | 'system';
-}
-
-function pemBlocks(text: string): string[] {
-  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
-
-/** Anchors by SHA-256 fingerprint (an anchor sent by the server ends the path) and by subject (issuer lookup). */
-interface AnchorIndex {
-  byFingerprint: Map<string, Anchor>;
-  bySubject: Map<string, Anchor[]>;
-}
-
-function indexAnchors(anchors: readonly Anchor[]): AnchorIndex {
-  const index: AnchorIndex = { byFingerprint: new Map(), bySubject: new Map() };
-  for (const a of anchors) {
-    if (index.byFingerprint.has(a.cert.fingerprint256)) continue;
-    index.byFingerprint.set(a.cert.fingerprint256, a);
-    index.bySubject.set(a.cert.subject, [...(index.bySubject.get(a.cert.subject) ?? []), a]);
-  }
-  return index;
-}
-
-let systemIndex: AnchorIndex | undefined;
-let systemProblems: string[] = [];
-
-/** Node's bundled roots plus Debian's bundle, parsed once (~250 ms): the store does not change during a run. */
-function systemStore(): AnchorIndex {
-  if (systemIndex) return systemIndex;
-  const pems = [...rootCertificates];
-  const bundle = '/etc/ssl/certs/ca-certificates.crt';
-  if (existsSync(bundle)) pems.push(...pemBlocks(readFileSync(bundle, 'utf8')));
-  const anchors: Anchor[] = [];
-  const problems: string[] = [];
-  for (const pem of pems) {
-    try {
-      anchors.push({ cert: new X509Certificate(pem), set: 'system' });
-    } catch (err) {
-      problems.push(`a system root does not parse (${errorText(err)})`);
-    }
-  }
-  systemIndex = indexAnchors(anchors);
-  systemProblems = problems;
-  return systemIndex;
-}
-
-function declaredAnchors(paths: readonly string[], problems: string[]): Anchor[] {
-  const anchors: Anchor[] = [];
-  for (const path of paths) {
-    let content: Buffer;
-    try {
-      content = readFileSync(path);
-    } catch (err) {
-      problems.push(`trust anchor ${path} is unreadable (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`);
-      continue;
-    }
-    const blocks = pemBlocks(content.toString('latin1'));
-    // A file without PEM armour may be a single DER certificate.
-    for (const item of blocks.length > 0 ? blocks : [content]) {
-      try {
-        anchors.push({ cert: new X509Certificate(item), set: 'declaration' });
-      } catch (err) {
-        problems.push(`trust anchor ${path} holds a certificate that does not parse (${errorText(err)})`);
-      }
-    }
-  }
-  return anchors;
-}
-
-/** Why `parent` may not issue certificates per its key usage, if that is why checkIssued said no. */
-function certSignRefusal(parent: X509Certificate): string | undefined {
-  const name = oneLine(parent.subject);
-  let ku: x509.KeyUsagesExtension | null;
-  try {
-    ku = new x509.X509Certificate(parent.raw).getExtension(x509.KeyUsagesExtension);
-  } catch (err) {
-    return `${CHAIN.noCertSign}: ${name} (its key usage is unreadable: ${errorText(err)})`;
-  }
-  return ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0 ? `${CHAIN.noCertSign}: ${name}` : undefined;
-}
-
-/** Undefined when `parent`'s key verifies `child`'s signature, else why not. */
-function signatureProblem(child: X509Certificate, parent: X509Certificate): string | undefined {
-  try {
-    return child.verify(parent.publicKey) ? undefined : CHAIN.badSignature;
-  } catch (err) {
-    // An unsupported or broken key verifies nothing.
-    return `${CHAIN.badSignature} (${errorText(err)})`;
-  }
-}
-
-function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.subject === cert.issuer && signatureProblem(cert, cert) === undefined;
-}
-
-function dateProblem(cert: X509Certificate, now: Date): string | undefined {
-  const subject = oneLine(cert.subject);
-  const to = dateOf(cert.validTo);
-  const from = dateOf(cert.validFrom);
-  if (!to || !from) return `${CHAIN.malformed}: ${subject} has unreadable validity dates`;
-  if (to.getTime() < now.getTime()) return `${CHAIN.expired}: ${subject} (valid to ${to.toISOString()})`;
-  if (from.getTime() > now.getTime()) return `${CHAIN.notYetValid}: ${subject} (valid from ${from.toISOString()})`;
-  return undefined;
-}
-
-type PathResult = { ok: true; trustedBy: Anchor['set'] } | { ok: false; error: string };
-
-const MAX_DEPTH = 8;
-
-/**
- * Depth-first search for a path leaf → sent certificates → anchor, declared anchors before system ones.
- * Failures are ranked so the reported one is the most specific: a complete path out of date beats a
- * link whose signature fails, which beats having found no issuer at all.
- */
-function findPath(leaf: X509Certificate, sent: readonly X509Certificate[], indexes: readonly AnchorIndex[], now: Date): PathResult {
-  let best: { rank: number; error: string } = { rank: 0, error: CHAIN.noPath };
-  const fail = (rank: number, error: string): void => {
-    if (rank > best.rank) best = { rank, error };
-  };
-
-  const complete = (path: readonly X509Certificate[], anchor: Anchor): PathResult | undefined => {
-    for (const cert of path) {
-      const problem = dateProblem(cert, now);
-      if (problem) {
-        fail(3, problem);
-        return undefined;
-      }
-    }
-    return { ok: true, trustedBy: anchor.set };
-  };
-
-  const walk = (path: X509Certificate[]): PathResult | undefined => {
-    const current = path[path.length - 1] as X509Certificate;
-    for (const index of indexes) {
-      const pinned = index.byFingerprint.get(current.fingerprint256);
-      const done = pinned && complete(path, pinned);
-      if (done) return done;
-    }
-    if (path.length >= MAX_DEPTH) return undefined;
-    const onPath = new Set(path.map((c) => c.fingerprint256));
-    const candidates: Array<{ cert: X509Certificate; anchor?: Anchor }> = [
-      ...indexes.flatMap((index) => index.bySubject.get(current.issuer) ?? []).map((a) => ({ cert: a.cert, anchor: a })),
-      ...sent.filter((c) => c.subject === current.issuer && !onPath.has(c.fingerprint256)).map((cert) => ({ cert })),
-    ];
-    for (const { cert: parent, anchor } of candidates) {
-      const parentName = oneLine(parent.subject);
-      if (!current.checkIssued(parent)) {
-        // Same name but not the issuer: a key usage without keyCertSign, or another key (AKI mismatch).
-        const refusal = certSignRefusal(parent);
-        if (refusal) fail(1, refusal);
-        continue;
-      }
-      const badSignature = signatureProblem(current, parent);
-      if (badSignature) {
-        fail(2, `${badSignature}: ${oneLine(current.subject)} by ${parentName}`);
-        continue;
-      }
-      // A declared anchor is trusted as such; a certificate the server sent must be a CA to issue.
-      if (!anchor && !parent.ca) {
-        fail(1, `${CHAIN.notCa}: ${parentName}`);
-        continue;
-      }
-      const found = anchor ? complete([...path, parent], anchor) : walk([...path, parent]);
-      if (found) return found;
-    }
-    return undefined;
-  };
-
-  return walk([leaf]) ?? { ok: false, error: best.error };
 }
 
 // ---- the facts ----
@@ -514,10 +284,9 @@ function analyseParsed(leaf: X509Certificate, chain: readonly Buffer[], host: st
     }
   });
 
-  const problems: string[] = [];
-  const indexes = [indexAnchors(declaredAnchors(trustAnchors, problems)), systemStore()];
-  const path = findPath(leaf, sent, indexes, now);
-  const chainError = path.ok ? undefined : [path.error, ...problems, ...systemProblems].join('; ');
+  const anchors = anchorIndexes(trustAnchors);
+  const path = findPath(leaf, sent, anchors.indexes, now);
+  const chainError = path.ok ? undefined : [path.error, ...anchors.problems].join('; ');
 
   const names = namesOf(asn, leaf);
   const sans = names.sans;
