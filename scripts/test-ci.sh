@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== npm packages"
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages of node-aead-crypto
+# (pulled in by node-dtls-client) out of the lockfile and `npm ci` then refuses its own lockfile.
+# `npm install` installs exactly the locked versions and leaves package-lock.json unchanged.
+npm install --no-audit --no-fund
 
 echo "== Debian test peers"
 bash scripts/install-peers.sh
