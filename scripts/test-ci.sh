@@ -9,6 +9,10 @@ echo "== npm packages"
 # (pulled in by node-dtls-client) out of the lockfile and `npm ci` then refuses its own lockfile.
 # `npm install` installs exactly the locked versions and leaves package-lock.json unchanged.
 npm install --no-audit --no-fund
+if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- package-lock.json; then
+  echo "package-lock.json changed during install: it is out of date with package.json; run npm install and commit it" >&2
+  exit 1
+fi
 
 echo "== Debian test peers"
 bash scripts/install-peers.sh
