@@ -1,3 +1,4 @@
+import coapAccess from './coap-access.js';
 import ftpLogin from './ftp-login.js';
 import httpLogin from './http-login.js';
 import mqttLogin from './mqtt-login.js';
@@ -11,7 +12,7 @@ import type { Probe } from './types.js';
  * Every probe, in the order they run on a service. A probe module exports its `Probe` as default and
  * is listed here once; `iot-harness probes` and the docs check read this list without touching the network.
  */
-export const PROBES: readonly Probe[] = [tls, telnetLogin, sshLogin, httpLogin, mqttLogin, rtspLogin, ftpLogin];
+export const PROBES: readonly Probe[] = [tls, telnetLogin, sshLogin, httpLogin, mqttLogin, rtspLogin, ftpLogin, coapAccess];
 
 export function probesFor(protocol: string, probes: readonly Probe[] = PROBES): Probe[] {
   return probes.filter((p) => p.meta.protocols.includes(protocol));

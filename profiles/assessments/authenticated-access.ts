@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { asText, byKey, defineAssessment, listText, serviceLabel } from './types.js';
 
 /** Observations that show a service was asked whether it lets anyone in. */
-const CHECKS = ['credentials.tested', 'mqtt.anonymous', 'coap.access', 'http.auth-challenge', 'rtsp.auth-challenge', 'ssh.auth-methods'];
+const CHECKS = ['credentials.tested', 'mqtt.anonymous', 'coap.access', 'coap.dtls', 'http.auth-challenge', 'rtsp.auth-challenge', 'ssh.auth-methods'];
 
 /**
  * Network access to functions only after authentication (EN 303 645 5.5-4): anything a probe reached
@@ -24,10 +24,14 @@ export default defineAssessment({
     for (const o of byKey(observations, 'coap.access').filter((x) => x.value.read === true && x.value.secure !== true)) {
       open.push({ text: `CoAP on udp/${asText(o.value.port, '?')} serves resources without authentication`, id: o.id });
     }
+    for (const o of byKey(observations, 'coap.dtls').filter((x) => x.value.noPsk === 'accepted' || x.value.wrongPsk === 'accepted')) {
+      open.push({ text: `DTLS on udp/${asText(o.value.port, '?')} completes a handshake ${o.value.noPsk === 'accepted' ? 'without any key' : 'with a wrong key'}`, id: o.id });
+    }
     if (open.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(open.map((f) => f.text))}.`, observations: open.map((f) => f.id) };
 
     const services = byKey(observations, 'service.open').filter((s) => params.serviceProtocols.includes(asText(s.value.protocol, '')));
-    const checks = observations.filter((o) => CHECKS.includes(o.key));
+    // A CoAP endpoint that never answered was not really asked.
+    const checks = observations.filter((o) => CHECKS.includes(o.key) && !(o.key === 'coap.access' && o.value.answered === false));
     const unchecked = services.filter((s) => !checks.some((c) => c.value.port === s.value.port));
     if (services.length === 0) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: 'No service exposing device functions was found to check.', observations: [] };
     if (unchecked.length) {

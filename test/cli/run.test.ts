@@ -232,9 +232,9 @@ describe('listing commands (no network)', () => {
     const r = await cli(['probes', '--json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { id: string; intrusive: boolean; protocols: string[]; options: { properties: Record<string, { default?: unknown }> } }[];
-    expect(rows.map((p) => p.id)).toEqual(['tls', 'telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'rtsp-login', 'ftp-login']);
+    expect(rows.map((p) => p.id)).toEqual(['tls', 'telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'rtsp-login', 'ftp-login', 'coap-access']);
     expect(rows[0]).toMatchObject({ id: 'tls', intrusive: false, protocols: ['https', 'mqtts', 'tls'] });
-    for (const p of rows.slice(1)) {
+    for (const p of rows.filter((r) => r.id.endsWith('-login'))) {
       expect(p.intrusive).toBe(true);
       expect(p.options.properties.credentials?.default).toEqual(['mirai', 'vendors']);
       expect(p.options.properties.delayMs?.default).toBe(100);

@@ -7,7 +7,7 @@ import { Egress } from '../../harness/egress.js';
 import type { EvidenceInput } from '../../harness/evidence.js';
 import { Scope } from '../../harness/scope.js';
 import coapAccess from '../../probes/coap-access.js';
-import { linkPath, parseLinkFormat } from '../../probes/lib/coap.js';
+import { linkPath, parseLinkFormat } from '../../probes/lib/link-format.js';
 import { buildRequest, decodeBlock, decodeCoap, encodeBlock, OPTIONS } from '../../probes/wire/coap.js';
 import { tmp } from '../cli/helpers.js';
 import { startUdpAmplifier } from '../fixtures/hostile.js';
@@ -102,6 +102,24 @@ async function runDirect(host: string, port: number, protocol: string, options: 
   return { elapsedMs: performance.now() - started, records, observations, net, of: (key: string) => observations.filter((o) => o.key === key).map((o) => o.value) };
 }
 
+/**
+ * A "DTLS server" that answers every ClientHello with one record holding a 3-byte handshake fragment.
+ * node-dtls-client 2.0.3 throws a RangeError from its UDP message handler on it: uncaught, that ends
+ * the process.
+ */
+async function startTruncatedDtls(host: string): Promise<Stoppable & { port: number; answered(): number }> {
+  const socket = createSocket('udp4');
+  let answered = 0;
+  const body = Buffer.from([2, 0, 0]);
+  const record = Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, body.length]), body]);
+  socket.on('message', (_message, remote) => {
+    answered += 1;
+    socket.send(record, remote.port, remote.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  return { port: socket.address().port, answered: () => answered, stop: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+}
+
 describe('coap-access wire and link-format', () => {
   it('decodes options one by one, so a 0xff inside an option value is not taken for the payload marker', () => {
     const request = buildRequest({ method: 'GET', path: '/a/b', options: [{ number: OPTIONS.ETAG, value: Buffer.from([0xff, 0x01]) }, { number: OPTIONS.BLOCK2, value: encodeBlock(3, true, 2) }], payload: Buffer.from('hi') });
@@ -143,7 +161,9 @@ describe('coap-access on plain CoAP (libcoap coap-server-notls)', () => {
     expect(discoveryRecord?.received?.text).toBe(before.stdout);
     expect(v.read).toBe(true);
     expect(v.resources).toContainEqual({ path: '/time', code: '2.05', bytes: expect.any(Number) as number });
-    expect(v.resources.find((r) => r.path === '/async')).toMatchObject({ code: null });
+    // libcoap acknowledges a bare GET /async and never sends the separate response.
+    expect(v.resources.find((r) => r.path === '/async')).toMatchObject({ code: null, end: 'timeout' });
+    expect(run.cited(obs).find((r) => r.summary.includes('GET /async'))?.data?.acknowledged).toBe(true);
     expect(v.write).toBe(true);
     expect(v.writeTest?.path).toMatch(/^\/iot-harness-[0-9a-f]{8}$/);
     expect(v.writeTest?.attempts).toEqual([{ method: 'PUT', code: '2.01', end: 'answered' }]);
@@ -266,11 +286,23 @@ describe('coap-access against hostile and absent peers', () => {
     peers.push(amplifier);
     const run = await runDirect(host, amplifier.port, 'dtls', FAST);
     const [v] = run.of('coap.dtls') as unknown as DtlsValue[];
-    if (process.env.COAP_DEBUG) console.log(JSON.stringify(run.records, null, 1).slice(0, 3000));
     expect(['flood', 'error']).toContain(v?.noPsk);
     expect(v?.wrongPsk).toBe(v?.noPsk === 'flood' ? 'not-tried' : 'error');
     expect(v?.pskAccepted).toBeNull();
     expect(run.elapsedMs).toBeLessThan(2 * (FAST.handshakeTimeoutMs + 1000));
+    expect(uncaught).toEqual([]);
+  });
+
+  it('contains the exception node-dtls-client 2.0.3 throws on a truncated handshake record (it would kill the process)', async () => {
+    const host = await allocHost([]);
+    const peer = await startTruncatedDtls(host);
+    peers.push(peer);
+    const run = await runDirect(host, peer.port, 'dtls', FAST);
+    expect(run.of('coap.dtls')[0]).toMatchObject({ noPsk: 'error', wrongPsk: 'error', pskAccepted: null });
+    const first = run.records[0];
+    expect(first?.data?.error).toMatch(/node-dtls-client failed on a server datagram/);
+    expect(peer.answered()).toBe(2);
+    expect(run.elapsedMs).toBeLessThan(FAST.handshakeTimeoutMs);
     expect(uncaught).toEqual([]);
   });
 

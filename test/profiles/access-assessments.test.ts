@@ -17,6 +17,13 @@ describe('authenticated-access (5.5-4)', () => {
     expect(r.verdict).toBe('FAIL');
     expect(r.rationale).toBe('rtsp on tcp/554 (/live) grants access without any credential, the MQTT broker on tcp/1883 accepts anonymous clients and CoAP on udp/5683 serves resources without authentication.');
   });
+  it('FAILs DTLS that completes a handshake with a wrong key; an unanswered CoAP port was not checked', () => {
+    const dtls = obs('coap.dtls', { port: 5684, noPsk: 'rejected-without-answer', wrongPsk: 'accepted' });
+    expect(access.assess({ observations: [svc(5684, 'coaps', 'udp'), dtls] }, p)).toMatchObject({ verdict: 'FAIL', rationale: 'DTLS on udp/5684 completes a handshake with a wrong key.' });
+    const silent = access.assess({ observations: [svc(5683, 'coap', 'udp'), coap({ answered: false })] }, p);
+    expect(silent.verdict).toBe('INCONCLUSIVE');
+  });
+
   it('PASSes only when every function-bearing service was asked', () => {
     const ssh = svc(22, 'ssh');
     const tested = obs('credentials.tested', { protocol: 'ssh', port: 22, stoppedBecause: 'key-only' });
@@ -34,8 +41,10 @@ describe('authenticated-configuration (5.5-5)', () => {
     expect(r.rationale).toBe('the MQTT broker on tcp/1883 accepts publishes from anonymous clients, CoAP on udp/5683 lets anyone create resources and telnet on tcp/23 gives a shell or management interface without any credential.');
   });
   it('an open RTSP stream is not a configuration finding; DTLS-protected writes are not anonymous', () => {
-    const r = config.assess({ observations: [obs('auth.none', { protocol: 'rtsp', port: 554 }), coap({ write: true, secure: true }), mqttAnon({})] }, p);
+    const r = config.assess({ observations: [obs('auth.none', { protocol: 'rtsp', port: 554 }), coap({ write: true, secure: true, writeTested: true }), mqttAnon({})] }, p);
     expect(r.verdict).toBe('PASS');
+    // A CoAP endpoint whose write test did not run is not evidence of protection.
+    expect(config.assess({ observations: [coap({ writeTested: false })] }, p).verdict).toBe('INCONCLUSIVE');
   });
   it('is INCONCLUSIVE when nothing was checked', () => {
     expect(config.assess({ observations: [svc(80, 'http')] }, p).verdict).toBe('INCONCLUSIVE');
