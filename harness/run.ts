@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { probesFor, PROBES } from '../probes/registry.js';
+import { TARGET_PROTOCOL } from '../probes/types.js';
 import type { Probe, ProbeContext } from '../probes/types.js';
 import { builtinProfileIds, loadProfile } from '../profiles/loader.js';
 import { evaluateProfile, isMandatory } from '../profiles/evaluate.js';
@@ -199,6 +200,12 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
       await runProbe(probe, s);
     }
   });
+  // Probes about the device as a whole (its declared update endpoints, ...) run once, after the
+  // service probes, with a stand-in service that names no port.
+  for (const probe of probesFor(TARGET_PROTOCOL, allowed)) {
+    if (signal.aborted) break;
+    await runProbe(probe, { port: 0, transport: 'tcp', protocol: TARGET_PROTOCOL, tls: false, anomalies: [], evidence: [] });
+  }
 
   const verdicts = [];
   const labels = [];

@@ -4,13 +4,19 @@ import type { Egress } from '../harness/egress.js';
 import type { EvidenceInput } from '../harness/evidence.js';
 import type { Service } from '../harness/report-schema.js';
 
+/** The `protocols` entry of a probe that runs once per target rather than per service. */
+export const TARGET_PROTOCOL = '@target';
+
 /** Plain-data description of a probe: listing and documenting probes never touches the network. */
 export interface ProbeMeta<O extends z.ZodType = z.ZodType> {
   /** kebab-case, equal to the file name. */
   id: string;
   title: string;
   description: string;
-  /** Service protocols (as discovery names them) the probe runs on. */
+  /**
+   * Service protocols (as discovery names them) the probe runs on, or `TARGET_PROTOCOL` for a probe
+   * that runs once per device (after the service probes), e.g. on the declaration's update URLs.
+   */
   protocols: readonly string[];
   /** Sends credentials or writes to the device. */
   intrusive: boolean;
