@@ -87,6 +87,7 @@ interface TargetRunContext {
   profiles: readonly Profile[];
   nextObservationId: () => string;
   errors: RunError[];
+  startedAt: Date;
 }
 
 async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetReport> {
@@ -210,7 +211,7 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
   const verdicts = [];
   const labels = [];
   for (const profile of ctx.profiles) {
-    const evaluation = evaluateProfile(profile, { observations, ...(declaration ? { declaration } : {}) });
+    const evaluation = evaluateProfile(profile, { observations, now: ctx.startedAt, ...(declaration ? { declaration } : {}) });
     verdicts.push(...evaluation.verdicts);
     labels.push(evaluation.label);
     for (const f of evaluation.failures) ctx.errors.push({ code: 'E_ASSESSMENT', message: `${profile.id} ${f.provision}: ${f.error.message}`, target: target.id });
@@ -249,7 +250,7 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   const log = new EvidenceLog(join(outDir, 'evidence.jsonl'));
   const errors: RunError[] = [];
   let obsSeq = 0;
-  const ctx: TargetRunContext = { config, net, log, profiles, errors, nextObservationId: () => `obs-${String(++obsSeq).padStart(6, '0')}` };
+  const ctx: TargetRunContext = { config, net, log, profiles, errors, startedAt, nextObservationId: () => `obs-${String(++obsSeq).padStart(6, '0')}` };
 
   config.onProgress?.({ type: 'start', total: targets.length, runId, outDir });
   let done = 0;

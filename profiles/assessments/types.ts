@@ -6,6 +6,8 @@ import type { Observation, Verdict } from '../../harness/report-schema.js';
 export interface AssessmentInput {
   observations: readonly Observation[];
   declaration?: DeclarationData;
+  /** The run's start: dates in a declaration are judged against it, never against a clock. */
+  now?: Date;
 }
 
 export interface AssessmentResult {

@@ -217,7 +217,7 @@ describe('listing commands (no network)', () => {
   it('profiles list, show and check', async () => {
     const list = await cli(['profiles']);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/etsi-en-303-645\s+\S+\s+\d+ provisions, 7 probed/);
+    expect(list.stdout).toMatch(/etsi-en-303-645\s+\S+\s+\d+ provisions, 13 probed/);
     const show = await cli(['profiles', 'show', 'etsi-en-303-645']);
     expect(show.stdout).toMatch(/5\.6-1\s+M\s+.*probed: only-declared-interfaces/);
     const dir = tmp('pcheck-');
