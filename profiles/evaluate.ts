@@ -38,6 +38,21 @@ export function evaluateProfile(profile: Profile, input: AssessmentInput): Evalu
     const evidence = [...new Set(result.observations.flatMap((id) => byId.get(id)?.evidence ?? []))];
     return { scheme: profile.scheme, provision: p.id, title: p.title, verdict: result.verdict, basis: result.basis, rationale: result.rationale, observations: result.observations, evidence };
   });
-  const blocking = profile.provisions.filter((p, i) => isMandatory(p) && !['PASS', 'NOT_APPLICABLE'].includes(verdicts[i]?.verdict ?? '')).map((p) => p.id);
-  return { verdicts, label: { scheme: profile.scheme, ready: blocking.length === 0, blocking }, failures };
+  const isMet = (i: number): boolean => ['PASS', 'NOT_APPLICABLE'].includes(verdicts[i]?.verdict ?? '');
+  const blocking = profile.provisions.filter((p, i) => isMandatory(p) && !isMet(i)).map((p) => p.id);
+  const label: Label = { scheme: profile.scheme, ready: blocking.length === 0, blocking };
+  if (profile.levels) {
+    // The highest level L such that every mandatory provision of levels 1..L is met.
+    const levels = Object.keys(profile.levels).map(Number).sort((a, b) => a - b);
+    let reached = 0;
+    for (const level of levels) {
+      const open = profile.provisions.some((p, i) => isMandatory(p) && (p.level ?? 1) <= level && !isMet(i));
+      if (open) break;
+      reached = level;
+    }
+    label.level = reached;
+    label.ready = reached >= (levels[0] ?? 1);
+    label.blocking = profile.provisions.filter((p, i) => isMandatory(p) && (p.level ?? 1) <= reached + 1 && !isMet(i)).map((p) => p.id);
+  }
+  return { verdicts, label, failures };
 }

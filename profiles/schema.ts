@@ -23,6 +23,8 @@ export const ProvisionSchema = z.strictObject({
   condition: z.string().optional().describe('for C: the condition, as the standard states it, in our words'),
   testGroup: z.string().optional().describe('the TS 103 701 test group (or the scheme\'s own test reference)'),
   unverified: z.string().optional().describe('what of this entry is not confirmed against the official text'),
+  level: z.number().int().min(1).max(4).optional().describe('for levelled schemes (Singapore CLS): the lowest label level that requires this provision'),
+  crossRef: z.array(z.string()).optional().describe('the same requirement in other schemes, e.g. "etsi-en-303-645 5.1-1"'),
   assess: AssessSchema,
 });
 
@@ -37,6 +39,8 @@ export const ProfileSchema = z.strictObject({
     assessedPer: z.string().optional().describe('the test specification, e.g. ETSI TS 103 701 V1.1.1'),
   }),
   notes: z.array(z.string()).default([]).describe('caveats shown with the profile, e.g. UNVERIFIED marks from the research'),
+  levels: z.record(z.string().regex(/^[1-4]$/), z.string()).optional().describe('for levelled schemes: level number to its name; a level is reached when every mandatory provision up to it passes'),
+  deemedCompliance: z.array(z.string()).default([]).describe('routes to compliance the research lists (another label or standard that counts), shown with the label'),
   provisions: z.array(ProvisionSchema).min(1),
 });
 
