@@ -54,6 +54,7 @@ interface RunFlags {
   loginDelay?: number;
   maxLogins?: number;
   allCredentials?: boolean;
+  waivers?: string;
 }
 
 /** `--fast`: the lab setting for benchmarks and loopback fixtures; never for a real device. */
@@ -89,6 +90,7 @@ export function buildRunConfig(flags: RunFlags): RunConfig {
   };
   if (flags.credentials !== undefined) resolveCredentials(config.probeOptions?.credentials as string[]);
   if (flags.scope !== undefined) config.scope = flags.scope;
+  if (flags.waivers !== undefined) config.waiversFile = flags.waivers;
   if (flags.out !== undefined) config.outDir = flags.out;
   return config;
 }
@@ -112,12 +114,14 @@ function runOptions(cmd: Command): Command {
     .option('--all-credentials', 'keep trying after a default credential is accepted (default: stop at the first)')
     .option('--fast', 'lab setting for loopback fixtures and benchmarks: no login delay, 8 logins at once')
     .option('--safe', 'skip intrusive probes (those that send credentials or write)')
+    .option('--waivers <file>', 'YAML waivers: [{ scheme, provision, justification, expires }]: waived provisions are NOT_APPLICABLE until they expire')
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
     .option('--json', 'print report.json on stdout instead of the verdict table');
 }
 
 /** Print the outcome of a run and return its exit code. */
 function finish(outcome: Awaited<ReturnType<typeof runHarness>>, json: boolean | undefined): number {
+  for (const w of outcome.warnings) process.stderr.write(`iot-harness: warning: ${w}\n`);
   if (json) process.stdout.write(`${JSON.stringify(outcome.report, null, 2)}\n`);
   else process.stdout.write(renderSummary(outcome.report, { colour: process.stdout.isTTY === true, reportPath: displayPath(join(outcome.outDir, 'report.json')) }));
   return outcome.exitCode;

@@ -8,11 +8,13 @@ import type { Probe, ProbeContext } from '../probes/types.js';
 import { builtinProfileIds, loadProfile } from '../profiles/loader.js';
 import { evaluateProfile, isMandatory } from '../profiles/evaluate.js';
 import type { Profile } from '../profiles/schema.js';
+import { loadWaivers, type Waiver } from '../profiles/waivers.js';
 import { type DiscoveredService, discover } from './discovery/discover.js';
 import { DEFAULT_TIMINGS, type IdentifyTimings } from './discovery/identify.js';
 import { compressPorts, type ScannerChoice } from './discovery/scanners.js';
 import { Egress } from './egress.js';
 import { ConfigError, HarnessError } from './errors.js';
+import { displayPath } from './input.js';
 import { type EvidenceInput, EvidenceLog } from './evidence.js';
 import { compareInterfaces } from './interfaces.js';
 import { mapPool } from './io.js';
@@ -52,6 +54,8 @@ export interface RunConfig {
   allowIntrusive?: boolean;
   /** Concurrent login attempts per device across every credential probe. */
   maxLoginsPerDevice?: number;
+  /** Waivers file: provisions judged NOT_APPLICABLE with a recorded justification until they expire. */
+  waiversFile?: string;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -64,6 +68,8 @@ export type ProgressEvent =
 export interface RunOutcome {
   report: Report;
   outDir: string;
+  /** Things the user should know that did not stop the run (expired waivers). */
+  warnings: string[];
   /** 0 no mandatory provision failed; 1 some failed; 3 the harness could not complete. */
   exitCode: 0 | 1 | 3;
 }
@@ -88,6 +94,7 @@ interface TargetRunContext {
   nextObservationId: () => string;
   errors: RunError[];
   startedAt: Date;
+  waivers: readonly Waiver[];
 }
 
 async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetReport> {
@@ -211,7 +218,7 @@ async function runTarget(target: Target, ctx: TargetRunContext): Promise<TargetR
   const verdicts = [];
   const labels = [];
   for (const profile of ctx.profiles) {
-    const evaluation = evaluateProfile(profile, { observations, now: ctx.startedAt, ...(declaration ? { declaration } : {}) });
+    const evaluation = evaluateProfile(profile, { observations, now: ctx.startedAt, ...(declaration ? { declaration } : {}) }, ctx.waivers);
     verdicts.push(...evaluation.verdicts);
     labels.push(evaluation.label);
     for (const f of evaluation.failures) ctx.errors.push({ code: 'E_ASSESSMENT', message: `${profile.id} ${f.provision}: ${f.error.message}`, target: target.id });
@@ -241,6 +248,12 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   const profileIds = config.profiles.length ? config.profiles : builtinProfileIds();
   const profiles = profileIds.map(loadProfile);
   if (config.targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable) or --targets FILE');
+  const waivers = config.waiversFile ? loadWaivers(config.waiversFile, startedAt) : { active: [], expired: [] };
+  [...waivers.active, ...waivers.expired].forEach((w, i) => {
+    const known = profiles.some((p) => p.scheme === w.scheme && p.provisions.some((pr) => pr.id === w.provision));
+    if (!known) throw new ConfigError(`${displayPath(config.waiversFile ?? '')}: waivers[${i}]: no profile in this run has ${w.scheme} provision "${w.provision}"; check the id (iot-harness profiles show ${w.scheme})`);
+  });
+  const warnings = waivers.expired.map((w) => `waiver for ${w.scheme} ${w.provision} expired on ${w.expires}: ignored, the provision is judged as usual`);
   const targets = await prepareTargets(config.targets, scope);
 
   const runId = config.runId ?? newRunId(startedAt);
@@ -250,7 +263,7 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   const log = new EvidenceLog(join(outDir, 'evidence.jsonl'));
   const errors: RunError[] = [];
   let obsSeq = 0;
-  const ctx: TargetRunContext = { config, net, log, profiles, errors, startedAt, nextObservationId: () => `obs-${String(++obsSeq).padStart(6, '0')}` };
+  const ctx: TargetRunContext = { config, net, log, profiles, errors, startedAt, waivers: waivers.active, nextObservationId: () => `obs-${String(++obsSeq).padStart(6, '0')}` };
 
   config.onProgress?.({ type: 'start', total: targets.length, runId, outDir });
   let done = 0;
@@ -284,6 +297,9 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
         maxLoginsPerDevice: config.maxLoginsPerDevice ?? 2,
         allowIntrusive: config.allowIntrusive !== false,
         probeOptions: config.probeOptions ?? {},
+        ...(config.waiversFile
+          ? { waivers: { file: config.waiversFile, active: waivers.active.map((w) => `${w.scheme} ${w.provision} until ${w.expires}`), expired: waivers.expired.map((w) => `${w.scheme} ${w.provision} expired ${w.expires}`) } }
+          : {}),
       },
     },
     targets: targetReports,
@@ -292,5 +308,5 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   writeRunFiles(outDir, report, { records: log.count, head: log.head });
   const mandatory = new Set(profiles.flatMap((p) => p.provisions.filter(isMandatory).map((pr) => `${p.scheme} ${pr.id}`)));
   const failed = report.targets.some((t) => t.verdicts.some((v) => v.verdict === 'FAIL' && mandatory.has(`${v.scheme} ${v.provision}`)));
-  return { report, outDir, exitCode: failed ? 1 : errors.length ? 3 : 0 };
+  return { report, outDir, warnings, exitCode: failed ? 1 : errors.length ? 3 : 0 };
 }

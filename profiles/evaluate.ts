@@ -2,6 +2,7 @@ import type { Label, Observation, VerdictRecord } from '../harness/report-schema
 import { ASSESSMENTS } from './assessments/index.js';
 import type { AssessmentInput, AssessmentResult } from './assessments/types.js';
 import type { Profile, Provision } from './schema.js';
+import { applyWaivers, type Waiver } from './waivers.js';
 
 export interface Evaluation {
   verdicts: VerdictRecord[];
@@ -23,10 +24,10 @@ function judge(p: Provision, input: AssessmentInput): AssessmentResult {
 }
 
 /** Judge every provision of a profile for one target. Pure: observations and declaration in, verdicts out. */
-export function evaluateProfile(profile: Profile, input: AssessmentInput): Evaluation {
+export function evaluateProfile(profile: Profile, input: AssessmentInput, waivers: readonly Waiver[] = []): Evaluation {
   const byId = new Map<string, Observation>(input.observations.map((o) => [o.id, o]));
   const failures: Evaluation['failures'] = [];
-  const verdicts = profile.provisions.map((p): VerdictRecord => {
+  const assessed = profile.provisions.map((p): VerdictRecord => {
     let result: AssessmentResult;
     try {
       result = judge(p, input);
@@ -38,6 +39,7 @@ export function evaluateProfile(profile: Profile, input: AssessmentInput): Evalu
     const evidence = [...new Set(result.observations.flatMap((id) => byId.get(id)?.evidence ?? []))];
     return { scheme: profile.scheme, provision: p.id, title: p.title, verdict: result.verdict, basis: result.basis, rationale: result.rationale, observations: result.observations, evidence };
   });
+  const verdicts = applyWaivers(assessed, waivers);
   const isMet = (i: number): boolean => ['PASS', 'NOT_APPLICABLE'].includes(verdicts[i]?.verdict ?? '');
   const blocking = profile.provisions.filter((p, i) => isMandatory(p) && !isMet(i)).map((p) => p.id);
   const label: Label = { scheme: profile.scheme, ready: blocking.length === 0, blocking };

@@ -1,10 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
 import { ProfileError } from '../harness/errors.js';
 import { displayPath, loadYamlFile, validate } from '../harness/input.js';
 import { packageRoot } from '../harness/paths.js';
 import { ASSESSMENTS } from './assessments/index.js';
-import { type Profile, ProfileSchema } from './schema.js';
+import { ExtendingProfileSchema, type Profile, ProfileSchema } from './schema.js';
 
 export function builtinProfileDir(): string {
   return join(packageRoot(), 'profiles');
@@ -22,22 +23,25 @@ export function builtinProfileIds(): string[] {
  * Load and check a profile file: schema, id equal to the file name, unique provision ids, and every
  * assessment id known with valid params. All of it before any packet is sent.
  */
-export function loadProfileFile(file: string): Profile {
+export function loadProfileFile(file: string, seen: readonly string[] = []): Profile {
   const path = resolve(file);
   const where = displayPath(path);
+  if (seen.includes(path)) throw new ProfileError(`${where}: extends itself through ${seen.map(displayPath).join(' -> ')}; break the cycle`);
   // ProfileError, not ConfigError: same exit code, but the message says which kind of file is wrong.
   let profile: Profile;
   try {
-    profile = loadYamlFile(path, ProfileSchema, 'profile');
+    const raw = loadYamlFile(path, z.record(z.string(), z.unknown()), 'profile');
+    profile = 'extends' in raw ? extendProfile(path, validate(path, raw, ExtendingProfileSchema, 'profile'), [...seen, path]) : validate(path, raw, ProfileSchema, 'profile');
   } catch (cause) {
+    if (cause instanceof ProfileError) throw cause;
     throw new ProfileError((cause as Error).message, { cause });
   }
   const stem = basename(path).replace(/\.ya?ml$/, '');
   if (profile.id !== stem) throw new ProfileError(`${where}: id: "${profile.id}" must equal the file name "${stem}"; rename one of them`);
-  const seen = new Set<string>();
+  const ids = new Set<string>();
   profile.provisions.forEach((p, i) => {
-    if (seen.has(p.id)) throw new ProfileError(`${where}: provisions[${i}].id: "${p.id}" appears twice; each provision once`);
-    seen.add(p.id);
+    if (ids.has(p.id)) throw new ProfileError(`${where}: provisions[${i}].id: "${p.id}" appears twice; each provision once`);
+    ids.add(p.id);
     if ('assessment' in p.assess) {
       const assessment = ASSESSMENTS.get(p.assess.assessment);
       if (!assessment) throw new ProfileError(`${where}: provisions[${i}].assess.assessment: unknown assessment "${p.assess.assessment}"; known: ${[...ASSESSMENTS.keys()].join(', ')}`);
@@ -49,6 +53,38 @@ export function loadProfileFile(file: string): Profile {
     }
   });
   return profile;
+}
+
+/** Apply a user's drop/override/add to the base profile; every id it names must exist (or not) as it says. */
+function extendProfile(path: string, ext: z.output<typeof ExtendingProfileSchema>, seen: readonly string[]): Profile {
+  const where = displayPath(path);
+  const base = /[\\/]|\.ya?ml$/.test(ext.extends) ? loadProfileFile(resolve(dirname(path), ext.extends), seen) : loadProfile(ext.extends);
+  const has = (id: string): boolean => base.provisions.some((p) => p.id === id);
+  ext.drop.forEach((id, i) => {
+    if (!has(id)) throw new ProfileError(`${where}: drop[${i}]: "${id}" is not a provision of ${base.id}; check the id (iot-harness profiles show ${base.id})`);
+  });
+  ext.override.forEach((o, i) => {
+    if (!has(o.id)) throw new ProfileError(`${where}: override[${i}].id: "${o.id}" is not a provision of ${base.id}; to add one, list it under add`);
+  });
+  ext.add.forEach((a, i) => {
+    if (has(a.id) && !ext.drop.includes(a.id)) throw new ProfileError(`${where}: add[${i}].id: "${a.id}" is already a provision of ${base.id}; change it under override`);
+  });
+  const provisions = base.provisions
+    .filter((p) => !ext.drop.includes(p.id))
+    .map((p) => {
+      const o = ext.override.find((x) => x.id === p.id);
+      if (!o) return p;
+      const { id: _id, ...changes } = o;
+      return { ...p, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+    });
+  return {
+    ...base,
+    id: ext.id,
+    title: ext.title,
+    version: ext.version,
+    notes: [...base.notes, `Extends ${base.id} ${base.version}.`, ...ext.notes],
+    provisions: [...provisions, ...ext.add],
+  };
 }
 
 /** A built-in id (`etsi-en-303-645`) or a path to a profile YAML. */

@@ -46,3 +46,29 @@ export const ProfileSchema = z.strictObject({
 
 export type Profile = z.infer<typeof ProfileSchema>;
 export type Provision = z.infer<typeof ProvisionSchema>;
+
+/**
+ * A user's profile built on another one (a vendor baseline): drop provisions, add new ones, re-rate or
+ * re-assess existing ones. The scheme and the standard are the base's.
+ */
+export const ExtendingProfileSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/).describe('kebab-case, equal to the file name'),
+  extends: z.string().min(1).describe('a built-in profile id, or a path relative to this file'),
+  title: z.string().min(3),
+  version: z.string().min(1),
+  notes: z.array(z.string()).default([]),
+  drop: z.array(z.string()).default([]).describe('provision ids of the base to leave out'),
+  override: z
+    .array(
+      z.strictObject({
+        id: z.string(),
+        title: z.string().min(3).optional(),
+        category: z.enum(['M', 'R', 'C']).optional(),
+        condition: z.string().optional(),
+        assess: AssessSchema.optional(),
+      }),
+    )
+    .default([])
+    .describe('changes to provisions of the base, by id'),
+  add: z.array(ProvisionSchema).default([]).describe('provisions the base does not have'),
+});

@@ -194,6 +194,21 @@ describe('a run', () => {
   });
 });
 
+describe('--waivers', () => {
+  it('an unknown provision is bad input; an expired waiver is ignored with a warning', async () => {
+    const { host, server } = await device('SSH-2.0-x\r\n');
+    const dir = tmp('waive-');
+    writeFileSync(join(dir, 'typo.yaml'), 'waivers:\n  - { scheme: etsi-en-303-645, provision: "5.6-11", justification: "a typo in the provision id", expires: 2099-01-01 }\n');
+    const typo = await cli(['run', '--target', host, '--ports', String(server.port), '--waivers', join(dir, 'typo.yaml'), '--out', join(dir, 'r1'), ...FAST]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/typo\.yaml: waivers\[0\]: no profile in this run has etsi-en-303-645 provision "5\.6-11"/);
+    writeFileSync(join(dir, 'old.yaml'), 'waivers:\n  - { scheme: etsi-en-303-645, provision: "5.6-1", justification: "expired long ago, must not count", expires: 2020-01-01 }\n');
+    const old = await cli(['run', '--target', host, '--ports', String(server.port), '--waivers', join(dir, 'old.yaml'), '--out', join(dir, 'r2'), ...FAST]);
+    expect(old.stderr).toMatch(/warning: waiver for etsi-en-303-645 5\.6-1 expired on 2020-01-01: ignored/);
+    expect(readReport(join(dir, 'r2')).targets[0]?.verdicts.find((v) => v.provision === '5.6-1')?.verdict).not.toBe('NOT_APPLICABLE');
+  });
+});
+
 describe('--safe', () => {
   it('runs discovery but no probe that sends credentials', async () => {
     const { host, server } = await device('\xff\xfb\x01login: ');
