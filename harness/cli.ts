@@ -213,6 +213,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const how = 'assessment' in pr.assess ? `probed: ${pr.assess.assessment}` : `manual (${pr.assess.basis})`;
         process.stdout.write(`${pr.id.padEnd(8)} ${pr.category}  ${pr.title.padEnd(60)} ${how}\n`);
       }
+      if (p.levels) process.stdout.write(`\nlevels: ${Object.entries(p.levels).map(([k, v]) => `${k} = ${v}`).join(', ')}`);
+      for (const d of p.deemedCompliance) process.stdout.write(`\ndeemed compliance: ${d}`);
       for (const n of p.notes) process.stdout.write(`\nnote: ${n}`);
       process.stdout.write('\n');
     });

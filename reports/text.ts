@@ -44,7 +44,8 @@ export function renderSummary(report: Report, options: { colour: boolean; report
     for (const scheme of schemes) {
       const label = t.labels.find((l) => l.scheme === scheme);
       const blocking = label?.blocking ?? [];
-      const readiness = label?.ready ? paint('green', 'ready') : `not ready (${blocking.length} mandatory provision(s) not yet PASS)`;
+      const levelText = label?.level === undefined ? '' : label.level > 0 ? `level ${label.level} reached, ` : 'no level reached, ';
+      const readiness = label?.ready && label.level === undefined ? paint('green', 'ready') : `${levelText}${label?.ready && label.level !== undefined ? paint('green', 'ready') : 'not ready'} (${blocking.length} mandatory provision(s) ${label?.level === undefined ? '' : 'for the next level '}not yet PASS)`;
       out.push(`  ${paint('bold', scheme)}  label: ${readiness}`);
       const verdicts = t.verdicts.filter((v) => v.scheme === scheme).sort((a, b) => ORDER.indexOf(a.verdict) - ORDER.indexOf(b.verdict));
       for (const v of verdicts) totals.set(v.verdict, (totals.get(v.verdict) ?? 0) + 1);
