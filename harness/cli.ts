@@ -209,9 +209,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action((id: string) => {
       const p = loadProfile(id);
       process.stdout.write(`${p.title}\n${p.standard.name} ${p.standard.version}${p.standard.assessedPer ? `, assessed per ${p.standard.assessedPer}` : ''}\n\n`);
+      const width = Math.max(8, ...p.provisions.map((pr) => pr.id.length));
       for (const pr of p.provisions) {
         const how = 'assessment' in pr.assess ? `probed: ${pr.assess.assessment}` : `manual (${pr.assess.basis})`;
-        process.stdout.write(`${pr.id.padEnd(8)} ${pr.category}  ${pr.title.padEnd(60)} ${how}\n`);
+        process.stdout.write(`${pr.id.padEnd(width)} ${pr.category}  ${pr.level === undefined ? '' : `L${pr.level} `}${pr.title.padEnd(60)} ${how}\n`);
       }
       if (p.levels) process.stdout.write(`\nlevels: ${Object.entries(p.levels).map(([k, v]) => `${k} = ${v}`).join(', ')}`);
       for (const d of p.deemedCompliance) process.stdout.write(`\ndeemed compliance: ${d}`);

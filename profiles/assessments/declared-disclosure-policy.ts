@@ -11,6 +11,6 @@ export default defineAssessment({
     const v = declaration.vulnerabilityDisclosure;
     if (!v || (!v.url && !v.contact)) return { verdict: 'FAIL', basis: 'conceptual', rationale: 'The declaration names no vulnerability disclosure policy or contact (vulnerabilityDisclosure).', observations: [] };
     if (!v.url) return { verdict: 'INCONCLUSIVE', basis: 'conceptual', rationale: `A contact is declared (${v.contact ?? ''}) but no published policy (vulnerabilityDisclosure.url).`, observations: [] };
-    return { verdict: 'PASS', basis: 'conceptual', rationale: `The declaration names a published policy at ${v.url}${v.contact ? ` and the contact ${v.contact}` : ''}; an assessor confirms the page says what 5.2-1 asks.`, observations: [] };
+    return { verdict: 'PASS', basis: 'conceptual', rationale: `The declaration names a published policy at ${v.url}${v.contact ? ` and the contact ${v.contact}` : ''}; an assessor confirms the page says what the scheme asks of a disclosure policy.`, observations: [] };
   },
 });

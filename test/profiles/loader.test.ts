@@ -75,3 +75,13 @@ describe('evaluateProfile', () => {
     expect(e.failures).toEqual([]);
   });
 });
+
+describe('built-in profiles together', () => {
+  it('one profile per scheme, and every cross-reference names a provision that exists', () => {
+    const all = builtinProfileIds().map(loadProfile);
+    expect(all.map((p) => p.scheme).sort()).toEqual(['en-18031-1', 'etsi-en-303-645', 'jc-star', 'nist-ir-8425', 'sg-cls', 'uk-psti']);
+    const known = new Set(all.flatMap((p) => p.provisions.map((pr) => `${p.scheme} ${pr.id}`)));
+    const dangling = all.flatMap((p) => p.provisions.flatMap((pr) => (pr.crossRef ?? []).filter((ref) => /^(en-18031-1|etsi-en-303-645|jc-star|nist-ir-8425|sg-cls|uk-psti) /.test(ref) && !known.has(ref)).map((ref) => `${p.id} ${pr.id} -> ${ref}`)));
+    expect(dangling).toEqual([]);
+  });
+});
