@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROBES } from '../probes/registry.js';
-import { builtinProfileIds } from '../profiles/loader.js';
+import { builtinProfileIds, loadProfileFile } from '../profiles/loader.js';
 import { renderPortsDoc } from '../scripts/ports-doc.js';
 
 const root = join(import.meta.dirname, '..');
@@ -15,6 +16,17 @@ describe('docs', () => {
   it('every profile and every probe has its doc page', () => {
     for (const id of builtinProfileIds()) expect(existsSync(join(root, 'docs', 'profiles', `${id}.md`)), id).toBe(true);
     for (const p of PROBES) expect(existsSync(join(root, 'docs', 'probes', `${p.meta.id}.md`)), p.meta.id).toBe(true);
+  });
+
+  it("README's custom profile example loads as written", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const yaml = /```yaml\n(# acme-baseline\.yaml[^\n]*\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'readme-'));
+    writeFileSync(join(dir, 'acme-baseline.yaml'), yaml ?? '');
+    const p = loadProfileFile(join(dir, 'acme-baseline.yaml'));
+    expect(p).toMatchObject({ id: 'acme-baseline', scheme: 'etsi-en-303-645' });
+    expect(p.provisions.find((x) => x.id === 'ACME-1')).toBeDefined();
   });
 
   it('README gives exactly the two set-up commands, and .ci/run runs the second', () => {
