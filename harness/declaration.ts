@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { loadYamlFile } from './input.js';
+import { loadPublicKey } from '../probes/lib/signature.js';
+import { ConfigError } from './errors.js';
+import { displayPath, loadYamlFile } from './input.js';
 
 const httpUrl = z
   .string()
@@ -85,7 +87,15 @@ export function loadDeclaration(file: string): Declaration {
   const abs = (p: string): string => resolve(base, p);
   data.trustAnchors = data.trustAnchors.map(abs);
   if (data.update?.trustAnchors) data.update.trustAnchors = data.update.trustAnchors.map(abs);
-  if (data.update?.signing) data.update.signing.publicKey = abs(data.update.signing.publicKey);
+  if (data.update?.signing) {
+    data.update.signing.publicKey = abs(data.update.signing.publicKey);
+    // A key that cannot verify anything is bad input: say so now, before any packet, not mid-run.
+    try {
+      loadPublicKey(data.update.signing.publicKey, data.update.signing.algorithm);
+    } catch (cause) {
+      throw new ConfigError(`${displayPath(path)}: ${(cause as Error).message}`, { cause });
+    }
+  }
   const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
   return { path, sha256, data };
 }

@@ -247,7 +247,7 @@ describe('listing commands (no network)', () => {
     const r = await cli(['probes', '--json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as { id: string; intrusive: boolean; protocols: string[]; options: { properties: Record<string, { default?: unknown }> } }[];
-    expect(rows.map((p) => p.id)).toEqual(['tls', 'telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'mqtt-access', 'rtsp-login', 'ftp-login', 'coap-access']);
+    expect(rows.map((p) => p.id)).toEqual(['tls', 'telnet-login', 'ssh-login', 'http-login', 'mqtt-login', 'mqtt-access', 'rtsp-login', 'ftp-login', 'coap-access', 'update-endpoint']);
     expect(rows[0]).toMatchObject({ id: 'tls', intrusive: false, protocols: ['https', 'mqtts', 'tls'] });
     for (const p of rows.filter((r) => r.id.endsWith('-login'))) {
       expect(p.intrusive).toBe(true);
