@@ -174,7 +174,9 @@ describe('a run', () => {
     expect(v).toMatchObject({ scheme: 'etsi-en-303-645', verdict: 'FAIL', basis: 'functional' });
     expect(v?.evidence.length).toBeGreaterThan(0);
     for (const e of v?.evidence ?? []) expect(ids.has(e)).toBe(true);
-    expect(t?.labels).toEqual([expect.objectContaining({ scheme: 'etsi-en-303-645', ready: false })]);
+    expect(t?.labels.map((l) => l.scheme).sort()).toEqual(['en-18031-1', 'etsi-en-303-645', 'jc-star', 'nist-ir-8425', 'sg-cls', 'uk-psti']);
+    expect(t?.labels.find((l) => l.scheme === 'etsi-en-303-645')).toMatchObject({ ready: false, blocking: expect.arrayContaining(['5.6-1']) as unknown });
+    expect(t?.labels.find((l) => l.scheme === 'sg-cls')?.level).toBe(0);
 
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { evidence: { records: number; head: string }; files: { path: string; sha256: string }[] };
     expect(manifest.evidence).toEqual({ records: chain.records, head: chain.head });
