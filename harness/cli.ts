@@ -4,11 +4,15 @@ import { z } from 'zod';
 import { resolveCredentials } from '../probes/lib/credentials.js';
 import { PROBES } from '../probes/registry.js';
 import { builtinProfileIds, loadProfile, loadProfileFile } from '../profiles/loader.js';
+import { writerIds } from '../reports/registry.js';
+import { parseFormats, readRunModel, render } from '../reports/render.js';
 import { renderSummary } from '../reports/text.js';
 import { runDemo } from './demo.js';
 import { DEFAULT_TIMINGS } from './discovery/identify.js';
 import type { ScannerChoice } from './discovery/scanners.js';
 import { ConfigError, HarnessError } from './errors.js';
+import { verifyEvidenceChain } from './evidence.js';
+import { writeManifest } from './write.js';
 import { displayPath } from './input.js';
 import { harnessVersion } from './paths.js';
 import { parseExcludePorts, parsePorts, type PortSet } from './ports.js';
@@ -55,6 +59,7 @@ interface RunFlags {
   maxLogins?: number;
   allCredentials?: boolean;
   waivers?: string;
+  format?: string;
 }
 
 /** `--fast`: the lab setting for benchmarks and loopback fixtures; never for a real device. */
@@ -115,11 +120,23 @@ function runOptions(cmd: Command): Command {
     .option('--fast', 'lab setting for loopback fixtures and benchmarks: no login delay, 8 logins at once')
     .option('--safe', 'skip intrusive probes (those that send credentials or write)')
     .option('--waivers <file>', 'YAML waivers: [{ scheme, provision, justification, expires }]: waived provisions are NOT_APPLICABLE until they expire')
+    .option('--format <list>', `extra report formats written into the run folder: ${['json', ...writerIds()].join(', ')} (report.json is always written)`)
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
     .option('--json', 'print report.json on stdout instead of the verdict table');
 }
 
 /** Print the outcome of a run and return its exit code. */
+/** Render the extra formats into a run folder; a failing writer is reported and makes the exit 3. */
+async function renderFormats(dir: string, formats: readonly string[]): Promise<boolean> {
+  if (formats.length === 0) return true;
+  const run = readRunModel(dir);
+  const outcome = await render(run, dir, formats);
+  for (const f of outcome.failures) process.stderr.write(`iot-harness: the ${f.format} writer failed: ${f.error.stack ?? f.error.message}\n`);
+  const chain = verifyEvidenceChain(join(dir, 'evidence.jsonl'));
+  writeManifest(dir, run.report, { records: chain.records, head: chain.head });
+  return outcome.failures.length === 0;
+}
+
 function finish(outcome: Awaited<ReturnType<typeof runHarness>>, json: boolean | undefined): number {
   for (const w of outcome.warnings) process.stderr.write(`iot-harness: warning: ${w}\n`);
   if (json) process.stdout.write(`${JSON.stringify(outcome.report, null, 2)}\n`);
@@ -136,10 +153,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   runOptions(program.command('run').description('probe devices and judge them against the profiles')).action(async (flags: RunFlags) => {
     const config = buildRunConfig(flags);
+    const formats = parseFormats(flags.format);
     const progress = new Progress();
     config.onProgress = progress.handle;
     try {
-      setExit(finish(await runHarness(config), flags.json));
+      const outcome = await runHarness(config);
+      progress.stop();
+      const written = await renderFormats(outcome.outDir, formats);
+      const code = finish(outcome, flags.json);
+      setExit(written ? code : code === 1 ? 1 : 3);
     } finally {
       progress.stop();
     }
@@ -170,6 +192,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
       } finally {
         progress.stop();
       }
+    });
+
+  program
+    .command('report <runDir>')
+    .description('render a finished run again in other formats, without probing (report.json is read back and checked)')
+    .requiredOption('--format <list>', `formats: ${writerIds().join(', ')}`)
+    .action(async (runDir: string, flags: { format: string }) => {
+      const formats = parseFormats(flags.format);
+      if (formats.length === 0) throw new ConfigError(`--format: give at least one of ${writerIds().join(', ')}`);
+      const ok = await renderFormats(runDir, formats);
+      process.stdout.write(`${ok ? 'Rendered' : 'Rendered with failures'}: ${formats.join(', ')} in ${displayPath(runDir)}\n`);
+      setExit(ok ? 0 : 3);
     });
 
   program

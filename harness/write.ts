@@ -34,6 +34,14 @@ export function writeRunFiles(dir: string, report: Report, chain: { records: num
   const checked = ReportSchema.safeParse(report);
   if (!checked.success) throw new ReportError(`report.json failed its own schema: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   writeAtomic(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeManifest(dir, report, chain);
+}
+
+/**
+ * manifest.json: every file in the run folder with its sha256, the evidence chain's head and length,
+ * tool and profile versions. Written again whenever a writer adds a file (`report --format`).
+ */
+export function writeManifest(dir: string, report: Report, chain: { records: number; head: string }): void {
   const manifest = {
     schema: 'iot-harness/manifest@1',
     runId: report.run.id,
