@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { probesFor, PROBES } from '../probes/registry.js';
 import { TARGET_PROTOCOL } from '../probes/types.js';
 import type { Probe, ProbeContext } from '../probes/types.js';
-import { builtinProfileIds, loadProfile } from '../profiles/loader.js';
+import { defaultProfileIds, loadProfile } from '../profiles/loader.js';
 import { evaluateProfile, isMandatory } from '../profiles/evaluate.js';
 import type { Profile } from '../profiles/schema.js';
 import { loadWaivers, type Waiver } from '../profiles/waivers.js';
@@ -245,7 +245,7 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
   const startedAt = new Date();
   // Everything that can be wrong with the input is found here, before the first packet.
   const scope = new Scope(config.scope ?? DEFAULT_SCOPE);
-  const profileIds = config.profiles.length ? config.profiles : builtinProfileIds();
+  const profileIds = config.profiles.length ? config.profiles : defaultProfileIds();
   const profiles = profileIds.map(loadProfile);
   if (config.targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable) or --targets FILE');
   const waivers = config.waiversFile ? loadWaivers(config.waiversFile, startedAt) : { active: [], expired: [] };

@@ -82,9 +82,16 @@ function extendProfile(path: string, ext: z.output<typeof ExtendingProfileSchema
     id: ext.id,
     title: ext.title,
     version: ext.version,
+    default: ext.default,
+    ...(ext.standard ? { standard: ext.standard } : {}),
     notes: [...base.notes, `Extends ${base.id} ${base.version}.`, ...ext.notes],
     provisions: [...provisions, ...ext.add],
   };
+}
+
+/** The built-in profiles a run uses when no `--profile` is given. */
+export function defaultProfileIds(): string[] {
+  return builtinProfileIds().filter((id) => loadProfile(id).default);
 }
 
 /** A built-in id (`etsi-en-303-645`) or a path to a profile YAML. */

@@ -39,6 +39,7 @@ export const ProfileSchema = z.strictObject({
     assessedPer: z.string().optional().describe('the test specification, e.g. ETSI TS 103 701 V1.1.1'),
   }),
   notes: z.array(z.string()).default([]).describe('caveats shown with the profile, e.g. UNVERIFIED marks from the research'),
+  default: z.boolean().default(true).describe('run when no --profile is given; false for alternatives such as another edition of the same standard'),
   levels: z.record(z.string().regex(/^[1-4]$/), z.string()).optional().describe('for levelled schemes: level number to its name; a level is reached when every mandatory provision up to it passes'),
   deemedCompliance: z.array(z.string()).default([]).describe('routes to compliance the research lists (another label or standard that counts), shown with the label'),
   provisions: z.array(ProvisionSchema).min(1),
@@ -56,6 +57,8 @@ export const ExtendingProfileSchema = z.strictObject({
   extends: z.string().min(1).describe('a built-in profile id, or a path relative to this file'),
   title: z.string().min(3),
   version: z.string().min(1),
+  standard: z.strictObject({ name: z.string(), version: z.string(), assessedPer: z.string().optional() }).optional().describe('when the extension follows another edition of the standard'),
+  default: z.boolean().default(false).describe('run when no --profile is given (built-in extensions are opt-in)'),
   notes: z.array(z.string()).default([]),
   drop: z.array(z.string()).default([]).describe('provision ids of the base to leave out'),
   override: z
