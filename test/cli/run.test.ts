@@ -113,7 +113,7 @@ describe('bad input in general', () => {
     [['run', '--target', '127.0.0.1', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 1024/],
     [['run', '--target', '127.0.0.1', '--scanner', 'masscan'], /--scanner <kind>' argument 'masscan' is invalid/],
     [['run', '--bogus'], /unknown option '--bogus'/],
-    [['run', '--target', '127.0.0.1', '--profile', 'nope'], /unknown profile "nope"; built-in profiles: en-18031-1, etsi-en-303-645, jc-star, nist-ir-8425, sg-cls, uk-psti/],
+    [['run', '--target', '127.0.0.1', '--profile', 'nope'], /unknown profile "nope"; built-in profiles: en-18031-1, etsi-en-303-645, .*uk-psti/],
     [['nonsense'], /unknown command 'nonsense'/],
     [['run', '--target', '127.0.0.1', '--credentials', 'mirai,nope'], /--credentials: "nope" is neither a built-in list \(mirai, vendors\) nor a file/],
     [['run', '--target', '127.0.0.1', '--login-delay', '-5'], /--login-delay must be a whole number from 0 to 60000/],
