@@ -84,7 +84,8 @@ function extendProfile(path: string, ext: z.output<typeof ExtendingProfileSchema
     version: ext.version,
     default: ext.default,
     ...(ext.standard ? { standard: ext.standard } : {}),
-    notes: [...base.notes, `Extends ${base.id} ${base.version}.`, ...ext.notes],
+    // Another edition of the standard: the base's notes describe the base edition, not this one.
+    notes: ext.standard ? [`Extends ${base.id} ${base.version} (${base.standard.version}).`, ...ext.notes] : [...base.notes, `Extends ${base.id} ${base.version}.`, ...ext.notes],
     provisions: [...provisions, ...ext.add],
   };
 }

@@ -68,6 +68,8 @@ export const ExtendingProfileSchema = z.strictObject({
         title: z.string().min(3).optional(),
         category: z.enum(['M', 'R', 'C']).optional(),
         condition: z.string().optional(),
+        testGroup: z.string().optional(),
+        unverified: z.string().optional(),
         assess: AssessSchema.optional(),
       }),
     )
