@@ -7,6 +7,7 @@ import { builtinProfileIds, loadProfile, loadProfileFile } from '../profiles/loa
 import { writerIds } from '../reports/registry.js';
 import { parseFormats, readRunModel, render } from '../reports/render.js';
 import { renderSummary } from '../reports/text.js';
+import { addBundleCommands, checkBeforeResigning, prepareSigningKey } from './bundle-commands.js';
 import { runDemo } from './demo.js';
 import { DEFAULT_TIMINGS } from './discovery/identify.js';
 import type { ScannerChoice } from './discovery/scanners.js';
@@ -60,6 +61,7 @@ interface RunFlags {
   allCredentials?: boolean;
   waivers?: string;
   format?: string;
+  signingKey?: string;
 }
 
 /** `--fast`: the lab setting for benchmarks and loopback fixtures; never for a real device. */
@@ -97,8 +99,11 @@ export function buildRunConfig(flags: RunFlags): RunConfig {
   if (flags.scope !== undefined) config.scope = flags.scope;
   if (flags.waivers !== undefined) config.waiversFile = flags.waivers;
   if (flags.out !== undefined) config.outDir = flags.out;
+  if (flags.signingKey !== undefined) config.signingKey = flags.signingKey;
   return config;
 }
+
+const SIGNING_KEY_HELP = 'ed25519 private key (PKCS#8 PEM) that signs manifest.json (default: your own, generated once in ~/.config/iot-harness)';
 
 function runOptions(cmd: Command): Command {
   return cmd
@@ -122,18 +127,19 @@ function runOptions(cmd: Command): Command {
     .option('--waivers <file>', 'YAML waivers: [{ scheme, provision, justification, expires }]: waived provisions are NOT_APPLICABLE until they expire')
     .option('--format <list>', `extra report formats written into the run folder: ${['json', ...writerIds()].join(', ')} (report.json is always written)`)
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
+    .option('--signing-key <file>', SIGNING_KEY_HELP)
     .option('--json', 'print report.json on stdout instead of the verdict table');
 }
 
 /** Print the outcome of a run and return its exit code. */
 /** Render the extra formats into a run folder; a failing writer is reported and makes the exit 3. */
-async function renderFormats(dir: string, formats: readonly string[]): Promise<boolean> {
+async function renderFormats(dir: string, formats: readonly string[], signingKey?: string): Promise<boolean> {
   if (formats.length === 0) return true;
   const run = readRunModel(dir);
   const outcome = await render(run, dir, formats);
   for (const f of outcome.failures) process.stderr.write(`iot-harness: the ${f.format} writer failed: ${f.error.stack ?? f.error.message}\n`);
   const chain = verifyEvidenceChain(join(dir, 'evidence.jsonl'));
-  writeManifest(dir, run.report, { records: chain.records, head: chain.head });
+  writeManifest(dir, run.report, { records: chain.records, head: chain.head }, signingKey);
   return outcome.failures.length === 0;
 }
 
@@ -154,12 +160,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
   runOptions(program.command('run').description('probe devices and judge them against the profiles')).action(async (flags: RunFlags) => {
     const config = buildRunConfig(flags);
     const formats = parseFormats(flags.format);
+    prepareSigningKey(config.signingKey);
     const progress = new Progress();
     config.onProgress = progress.handle;
     try {
       const outcome = await runHarness(config);
       progress.stop();
-      const written = await renderFormats(outcome.outDir, formats);
+      const written = await renderFormats(outcome.outDir, formats, config.signingKey);
       const code = finish(outcome, flags.json);
       setExit(written ? code : code === 1 ? 1 : 3);
     } finally {
@@ -173,11 +180,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
     .option('--json', 'print report.json on stdout instead of the verdict table')
     .option('--exclude-ports <list>', 'ports the demo must not use or scan')
-    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string }) => {
+    .option('--signing-key <file>', SIGNING_KEY_HELP)
+    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string; signingKey?: string }) => {
+      prepareSigningKey(flags.signingKey);
       const progress = new Progress();
       try {
         const outcome = await runDemo({
           ...(flags.out === undefined ? {} : { outDir: flags.out }),
+          ...(flags.signingKey === undefined ? {} : { signingKey: flags.signingKey }),
           excludePorts: flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] },
           onProgress: progress.handle,
           log: (line) => {
@@ -198,10 +208,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('report <runDir>')
     .description('render a finished run again in other formats, without probing (report.json is read back and checked)')
     .requiredOption('--format <list>', `formats: ${writerIds().join(', ')}`)
-    .action(async (runDir: string, flags: { format: string }) => {
+    .option('--signing-key <file>', SIGNING_KEY_HELP)
+    .action(async (runDir: string, flags: { format: string; signingKey?: string }) => {
       const formats = parseFormats(flags.format);
       if (formats.length === 0) throw new ConfigError(`--format: give at least one of ${writerIds().join(', ')}`);
-      const ok = await renderFormats(runDir, formats);
+      prepareSigningKey(flags.signingKey);
+      // Re-signing must not launder edits: the folder has to verify first.
+      checkBeforeResigning(runDir, flags.signingKey);
+      const ok = await renderFormats(runDir, formats, flags.signingKey);
       process.stdout.write(`${ok ? 'Rendered' : 'Rendered with failures'}: ${formats.join(', ')} in ${displayPath(runDir)}\n`);
       setExit(ok ? 0 : 3);
     });
@@ -260,6 +274,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const p = loadProfileFile(file);
       process.stdout.write(`${displayPath(file)}: ok (${p.id}, ${p.provisions.length} provisions)\n`);
     });
+
+  addBundleCommands(program, setExit);
 
   return program;
 }

@@ -11,6 +11,8 @@ export interface DemoOptions {
   outDir?: string;
   excludePorts: PortSet;
   onProgress?: (event: ProgressEvent) => void;
+  /** PKCS#8 PEM ed25519 key that signs manifest.json; default: the user's own. */
+  signingKey?: string;
   /** Where the demo says what it started. */
   log: (line: string) => void;
 }
@@ -55,6 +57,7 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
       outDirMayHold: ['declarations'],
       runId,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signingKey === undefined ? {} : { signingKey: options.signingKey }),
     });
   } finally {
     await fleet.stop();

@@ -22,6 +22,7 @@ import { harnessVersion } from './paths.js';
 import { type PortSet, subtractPorts, unionPorts } from './ports.js';
 import { REPORT_SCHEMA_ID, type Observation, type Report, type RunError, type TargetReport } from './report-schema.js';
 import { DEFAULT_SCOPE, Scope } from './scope.js';
+import { resolveSigningKey } from './signing-key.js';
 import { prepareTargets, type Target, type TargetRequest } from './targets.js';
 import { writeRunFiles } from './write.js';
 
@@ -56,6 +57,8 @@ export interface RunConfig {
   maxLoginsPerDevice?: number;
   /** Waivers file: provisions judged NOT_APPLICABLE with a recorded justification until they expire. */
   waiversFile?: string;
+  /** PKCS#8 PEM ed25519 key that signs manifest.json; default: the user's own (see signing-key.ts). */
+  signingKey?: string;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
@@ -254,6 +257,8 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
     if (!known) throw new ConfigError(`${displayPath(config.waiversFile ?? '')}: waivers[${i}]: no profile in this run has ${w.scheme} provision "${w.provision}"; check the id (iot-harness profiles show ${w.scheme})`);
   });
   const warnings = waivers.expired.map((w) => `waiver for ${w.scheme} ${w.provision} expired on ${w.expires}: ignored, the provision is judged as usual`);
+  // A key that cannot sign must stop the run now, not after the probing is done.
+  resolveSigningKey(config.signingKey);
   const targets = await prepareTargets(config.targets, scope);
 
   const runId = config.runId ?? newRunId(startedAt);
@@ -305,7 +310,7 @@ export async function runHarness(config: RunConfig): Promise<RunOutcome> {
     targets: targetReports,
     errors,
   };
-  writeRunFiles(outDir, report, { records: log.count, head: log.head });
+  writeRunFiles(outDir, report, { records: log.count, head: log.head }, config.signingKey);
   const mandatory = new Set(profiles.flatMap((p) => p.provisions.filter(isMandatory).map((pr) => `${p.scheme} ${pr.id}`)));
   const failed = report.targets.some((t) => t.verdicts.some((v) => v.verdict === 'FAIL' && mandatory.has(`${v.scheme} ${v.provision}`)));
   return { report, outDir, warnings, exitCode: failed ? 1 : errors.length ? 3 : 0 };

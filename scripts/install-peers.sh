@@ -29,6 +29,9 @@ checks=(
   "openssl:openssl"
   # pyftpdlib runs under Debian's /usr/bin/python3, which the package pulls in (test/peers/ftpd.ts).
   "/usr/lib/python3/dist-packages/pyftpdlib/__init__.py:python3-pyftpdlib"
+  # The HTML report test (test/reports/html.test.ts) renders report.html in Debian's headless Chromium,
+  # driven by playwright-core: `npx playwright install` downloads its own browser, which fails offline.
+  "chromium:chromium"
 )
 
 # Daemons whose Debian packages start a system service listening on well-known ports.

@@ -13,8 +13,8 @@ export interface CliResult {
 }
 
 /** Run the built CLI as a user would. CI=1 keeps progress off; the result is whatever the process did. */
-export async function cli(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const r = await execa('node', [BIN, ...args], { reject: false, cwd: options.cwd ?? tmp('cli-cwd-'), timeout: options.timeoutMs ?? 60_000, env: { CI: '1' } });
+export async function cli(args: readonly string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const r = await execa('node', [BIN, ...args], { reject: false, cwd: options.cwd ?? tmp('cli-cwd-'), timeout: options.timeoutMs ?? 60_000, env: { CI: '1', ...options.env } });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
