@@ -181,8 +181,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print report.json on stdout instead of the verdict table')
     .option('--exclude-ports <list>', 'ports the demo must not use or scan')
     .option('--signing-key <file>', SIGNING_KEY_HELP)
-    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string; signingKey?: string }) => {
+    .option('--format <list>', `extra report formats, e.g. html for a page to open in a browser: ${writerIds().join(', ')}`)
+    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string; signingKey?: string; format?: string }) => {
       prepareSigningKey(flags.signingKey);
+      const formats = parseFormats(flags.format);
       const progress = new Progress();
       try {
         const outcome = await runDemo({
@@ -196,9 +198,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
           },
         });
         progress.stop();
+        const written = await renderFormats(outcome.outDir, formats, flags.signingKey);
         finish(outcome, flags.json);
         // The demo shows failures on purpose: it succeeded when it ran.
-        setExit(outcome.exitCode === 3 ? 3 : 0);
+        setExit(outcome.exitCode === 3 || !written ? 3 : 0);
       } finally {
         progress.stop();
       }

@@ -9,7 +9,7 @@ import { BIN, cli, tmp } from './helpers.js';
 describe('iot-harness demo', () => {
   it('starts the lab, judges every device, prints a verdict table and the report path, and stops the lab', async () => {
     const out = join(tmp('demo-'), 'run');
-    const r = await cli(['demo', '--out', out, '--exclude-ports', '2024']);
+    const r = await cli(['demo', '--out', out, '--exclude-ports', '2024', '--format', 'html,markdown']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/Started 2 simulated devices/);
     expect(r.stdout).toMatch(/weak-camera/);
@@ -29,6 +29,11 @@ describe('iot-harness demo', () => {
     // The declarations stay with the run, so the report's paths keep pointing at real files.
     expect(readFileSync(camera?.declaration?.path ?? '', 'utf8')).toMatch(/interfaces:/);
     expect(verifyEvidenceChain(join(out, 'evidence.jsonl')).ok).toBe(true);
+    // --format renders into the run folder, and the signed bundle still verifies with the extra files.
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<html/);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/weak-camera/);
+    const verify = await cli(['verify', out]);
+    expect(verify.code).toBe(0);
 
     // The lab is down again: nothing listens where the camera's telnet was.
     const telnet = camera?.services.find((s) => s.protocol === 'telnet');
