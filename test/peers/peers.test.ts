@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Client as SshClient } from 'ssh2';
 import { execa } from 'execa';
@@ -89,9 +90,16 @@ describe('alias', () => {
     await expect(allocHost([8080, 2024])).rejects.toThrow(/2024/);
   });
 
-  // The lab maps privileged ports to 2222, 2323, 8080, 8443 when not root; tests do the same.
-  it.skipIf(process.getuid?.() === 0)('says so at once when a port needs root', async () => {
-    await expect(allocHost([22])).rejects.toThrow(/EACCES/);
+  // The lab maps privileged ports to 2222, 2323, 8080, 8443 when not root; tests do the same. As root
+  // (CI), the check runs in a child process that setpriv drops to nobody, so it is tested everywhere.
+  it('says so at once when a port needs root', async () => {
+    if (process.getuid?.() !== 0) {
+      await expect(allocHost([22])).rejects.toThrow(/EACCES/);
+      return;
+    }
+    const script = "import('./test/peers/alias.ts').then((m) => m.allocHost([22])).then(() => console.log('bound'), (e) => console.log(e.message))";
+    const r = await execa('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'node', '--import', 'tsx', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), reject: false });
+    expect(r.stdout).toMatch(/needs privileges \(EACCES\)/);
   });
 
   it('finds runs of free TCP+UDP ports', async () => {
