@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { lookup } from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { isIP, type Socket } from 'node:net';
-import { Client } from 'undici';
+import { isIP } from 'node:net';
 import type { Egress } from '../../harness/egress.js';
 import type { EvidenceInput } from '../../harness/evidence.js';
+import { describeError, egressRequest, type EgressOrigin, originText } from './http-client.js';
 
 /**
  * HTTP(S) GETs to the URLs a declaration names for updates, which need not be the target's own
@@ -16,23 +15,9 @@ import type { EvidenceInput } from '../../harness/evidence.js';
 
 /** Status codes whose Location is followed. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Response head kept as evidence. */
-const HEAD_CAP = 16 * 1024;
-// The certificate is judged on its own (fetchChain + analyseChain): the download must reach even a badly
-// configured update server, so nothing is refused here. SECLEVEL=0 lets OpenSSL 3 speak TLS 1.0 and weak keys.
-const TLS_OPTIONS = { rejectUnauthorized: false, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' } as const;
 
 /** Where one URL leads: an address in scope on a port that may be contacted. */
-export interface Origin {
-  scheme: 'http' | 'https';
-  /** Host as written in the URL (brackets removed from an IPv6 literal). */
-  hostname: string;
-  /** The in-scope address connected to. */
-  ip: string;
-  port: number;
-  /** SNI: the host name, or undefined for an IP literal (SNI never carries an IP). */
-  servername?: string;
-}
+export type Origin = EgressOrigin;
 
 /** A URL the probe may or may not contact, and why not. */
 export type Reach =
@@ -133,38 +118,6 @@ export interface GetOptions {
   onChunk?: (chunk: Buffer) => void;
 }
 
-/** The device's response head, as its own bytes. */
-class HeadTap {
-  #chunks: Buffer[] = [];
-  #size = 0;
-  done = false;
-  push = (chunk: Buffer): void => {
-    if (this.done) return;
-    const room = HEAD_CAP - this.#size;
-    this.#chunks.push(chunk.subarray(0, room));
-    this.#size += Math.min(room, chunk.length);
-    if (this.bytes().includes('\r\n\r\n') || this.#size >= HEAD_CAP) this.done = true;
-  };
-  bytes(): Buffer {
-    const all = Buffer.concat(this.#chunks, this.#size);
-    const end = all.indexOf('\r\n\r\n');
-    return end === -1 ? all : all.subarray(0, end + 4);
-  }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return `${typeof code === 'string' ? `${code}: ` : ''}${error.message}`;
-  }
-  return String(error);
-}
-
-function originText(o: Origin): string {
-  const host = o.hostname.includes(':') ? `[${o.hostname}]` : o.hostname;
-  return `${o.scheme}://${host}:${o.port}`;
-}
-
 /**
  * One GET on a fresh connection from the egress (HTTP/1.1, `connection: close`), through undici. The
  * request as undici wrote it and the response head as the server sent it are the evidence. A body is
@@ -172,77 +125,40 @@ function originText(o: Origin): string {
  * leaving the read destroys the body and undici drops the connection, so the server sees the client stop.
  */
 export async function get(net: Egress, origin: Origin, path: string, options: GetOptions): Promise<Answer> {
-  const { timeoutMs, signal } = options;
   const url = `${originText(origin)}${path}`;
-  const tap = new HeadTap();
-  let socket: Socket | undefined;
-  let sent = '';
-  let connectFailure: string | undefined;
-  const onSend = (message: unknown): void => {
-    const m = message as { socket?: unknown; headers?: unknown };
-    if (socket !== undefined && m.socket === socket && typeof m.headers === 'string') sent = m.headers;
-  };
-  const client = new Client(originText(origin), {
-    connect: (_options, callback) => {
-      const opening =
-        origin.scheme === 'https'
-          ? net.connectTls(origin.ip, origin.port, { ...TLS_OPTIONS, ...(origin.servername === undefined ? {} : { servername: origin.servername }) }, { timeoutMs, signal })
-          : net.connectTcp(origin.ip, origin.port, { timeoutMs, signal });
-      opening.then(
-        (conn) => {
-          if (!conn.ok) {
-            connectFailure = `connection ${conn.reason} (${conn.code}: ${conn.message.trim()})`;
-            callback(new Error(conn.message), null);
-            return;
-          }
-          socket = conn.socket;
-          callback(null, conn.socket);
-          // After undici's own 'readable' listener: undici keeps the flow, each chunk it reads is also emitted here.
-          const onData = (chunk: Buffer): void => {
-            tap.push(chunk);
-            if (tap.done) conn.socket.off('data', onData);
-          };
-          conn.socket.on('data', onData);
-        },
-        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), null),
-      );
-    },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    pipelining: 1,
-  });
-  subscribe('undici:client:sendHeaders', onSend);
   let discarded: Promise<unknown> | undefined;
   const where = { kind: 'exchange', port: origin.port, transport: 'tcp' } as const;
   const label = `GET ${url}${origin.ip === origin.hostname ? '' : ` (${origin.ip})`}`;
-  try {
-    let response;
-    try {
-      response = await client.request({ path, method: 'GET', headers: { 'user-agent': 'iot-harness', accept: '*/*', connection: 'close' }, signal });
-    } catch (error) {
-      const detail = options.timeUp?.() ? 'time limit reached before the response head' : connectFailure ?? describeError(error);
-      return { url, status: null, statusText: '', headers: {}, error: detail, evidence: { ...where, summary: `${label}: ${detail}`, ...(sent ? { sent } : {}), received: tap.bytes() } };
-    }
-    const answer: Answer = { url, status: response.statusCode, statusText: response.statusText, headers: response.headers, evidence: { ...where, summary: '' } };
-    const body = options.readBody?.(response.statusCode) ? await readBody(response.body as AsyncIterable<Buffer>, response.headers, options) : undefined;
-    if (body) answer.body = body;
-    // undici's way to drop a body unread: it reads at most one chunk, then drops the connection, and
-    // settles once the body closes (the client's destroy below closes it at the latest).
-    else discarded = response.body.dump({ limit: 1 });
-    const bodyText = body ? `; body ${body.bytes} bytes${body.end === 'complete' ? '' : ` (${body.end}${body.detail ? `: ${body.detail}` : ''})`}, sha256 ${body.sha256}` : '';
-    answer.evidence = {
-      ...where,
-      summary: `${label} → ${answer.status} ${answer.statusText}${bodyText}`,
-      sent,
-      received: tap.bytes(),
-      ...(body ? { data: { ...body } } : {}),
-    };
-    return answer;
-  } finally {
-    unsubscribe('undici:client:sendHeaders', onSend);
-    await client.destroy();
-    await discarded;
+  const result = await egressRequest(net, origin, path, {
+    headers: { 'user-agent': 'iot-harness', accept: '*/*', connection: 'close' },
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    onResponse: async (response) => {
+      if (options.readBody?.(response.statusCode)) return readBody(response.body as AsyncIterable<Buffer>, response.headers, options);
+      // undici's way to drop a body unread: it reads at most one chunk, then drops the connection, and
+      // settles once the body closes (the client's destroy closes it at the latest).
+      discarded = response.body.dump({ limit: 1 });
+      return undefined;
+    },
+    describeFailure: (error, failure) =>
+      options.timeUp?.() ? 'time limit reached before the response head' : failure ? `connection ${failure.reason} (${failure.code}: ${failure.message.trim()})` : describeError(error),
+  });
+  await discarded;
+  const { sent, received } = result;
+  if (!result.ok) {
+    const { detail } = result;
+    return { url, status: null, statusText: '', headers: {}, error: detail, evidence: { ...where, summary: `${label}: ${detail}`, ...(sent ? { sent } : {}), received } };
   }
+  const { response, value: body } = result;
+  const bodyText = body ? `; body ${body.bytes} bytes${body.end === 'complete' ? '' : ` (${body.end}${body.detail ? `: ${body.detail}` : ''})`}, sha256 ${body.sha256}` : '';
+  return {
+    url,
+    status: response.statusCode,
+    statusText: response.statusText,
+    headers: response.headers,
+    evidence: { ...where, summary: `${label} → ${response.statusCode} ${response.statusText}${bodyText}`, sent, received, ...(body ? { data: { ...body } } : {}) },
+    ...(body ? { body } : {}),
+  };
 }
 
 async function readBody(body: AsyncIterable<Buffer>, headers: IncomingHttpHeaders, options: GetOptions): Promise<BodyRead> {
