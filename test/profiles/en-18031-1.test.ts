@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The EN 18031-1 profile on the two fixed run models: every automated requirement to its exact verdict. */
 const profile = loadProfile('en-18031-1');
-const isAutomated = (id: string): boolean => 'assessment' in (profile.provisions.find((p) => p.id === id)?.assess ?? {});
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluateProfile(profile, RUN_MODELS[model])
-      .verdicts.filter((v) => isAutomated(v.provision))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 describe('en-18031-1 on fixed run models', () => {
   it('weak camera', () => {

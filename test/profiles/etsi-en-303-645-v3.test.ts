@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { defaultProfileIds, loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The opt-in EN 303 645 V3.1.3 profile: its provision set, and its automated provisions on the two fixed run models. */
 const profile = loadProfile('etsi-en-303-645-v3');
 const ids = profile.provisions.map((p) => p.id);
 const byId = (id: string) => profile.provisions.find((p) => p.id === id);
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluateProfile(profile, RUN_MODELS[model])
-      .verdicts.filter((v) => 'assessment' in (byId(v.provision)?.assess ?? {}))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 const ADDED = ['5.0-1', '5.1-2A', '5.3-4A', '5.3-4B', '5.3-6A', '5.3-6B', '5.3-15A', '5.3-15B', '5.6-4A', '5.6-4B', '5.13-1A', '5.13-1B', '6-3A', '6-3B', '6-6', '6-7', '6-8'];
 const DROPPED = ['4-1', '5.3-4', '5.3-6', '5.3-15', '5.6-4', '5.13-1', '6-3'];

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The ETSI profile on the two fixed run models: every automated provision to its exact verdict. */
 const profile = loadProfile('etsi-en-303-645');
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluateProfile(profile, RUN_MODELS[model])
-      .verdicts.filter((v) => 'assessment' in (profile.provisions.find((p) => p.id === v.provision)?.assess ?? {}))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 describe('etsi-en-303-645 on fixed run models', () => {
   it('weak camera', () => {

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The JC-STAR ★1 profile on the two fixed run models: every automated requirement to its exact verdict, and the label. */
 const profile = loadProfile('jc-star');
 const evaluate = (model: keyof typeof RUN_MODELS) => evaluateProfile(profile, RUN_MODELS[model]);
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluate(model)
-      .verdicts.filter((v) => 'assessment' in (profile.provisions.find((p) => p.id === v.provision)?.assess ?? {}))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 /** S1.1-08 to S1.1-16: in the scheme, not in the research; always open until an assessor judges them. */
 const UNTRANSCRIBED = Array.from({ length: 9 }, (_, i) => `S1.1-${String(i + 8).padStart(2, '0')}`);

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The NIST IR 8425 profile on the two fixed run models: every automated outcome to its exact verdict, and the label. */
 const profile = loadProfile('nist-ir-8425');
 const evaluate = (model: keyof typeof RUN_MODELS) => evaluateProfile(profile, RUN_MODELS[model]);
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluate(model)
-      .verdicts.filter((v) => 'assessment' in (profile.provisions.find((p) => p.id === v.provision)?.assess ?? {}))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 /** Outcomes no probe can judge: they block the label until an assessor has dealt with them. */
 const MANUAL = ['Asset Identification', 'Cybersecurity State Awareness', 'Documentation', 'Information and Query Reception', 'Information Dissemination', 'Product Education and Awareness'];

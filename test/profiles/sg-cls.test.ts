@@ -2,17 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
 import type { Provision } from '../../profiles/schema.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The Singapore CLS profile on the two fixed run models: every automated provision to its exact verdict, and the level reached. */
 const profile = loadProfile('sg-cls');
-const isAutomated = (id: string): boolean => 'assessment' in (profile.provisions.find((p) => p.id === id)?.assess ?? {});
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluateProfile(profile, RUN_MODELS[model])
-      .verdicts.filter((v) => isAutomated(v.provision))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 /** Level 1 provisions judged by a person; they stay NOT_ASSESSED, so no automatic run reaches Level 1. */
 const MANUAL_LEVEL_1 = ['5.1-2', '5.1-4', '5.3-3', '5.3-8', '5.3-16'];

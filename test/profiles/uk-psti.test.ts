@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateProfile } from '../../profiles/evaluate.js';
 import { loadProfile } from '../../profiles/loader.js';
-import { RUN_MODELS } from '../fixtures/run-models/index.js';
+import { automatedVerdicts, RUN_MODELS } from '../fixtures/run-models/index.js';
 
 /** The UK PSTI profile on the two fixed run models: every automated provision to its exact verdict, and the label. */
 const profile = loadProfile('uk-psti');
 const evaluate = (model: keyof typeof RUN_MODELS) => evaluateProfile(profile, RUN_MODELS[model]);
-const verdicts = (model: keyof typeof RUN_MODELS) =>
-  Object.fromEntries(
-    evaluate(model)
-      .verdicts.filter((v) => 'assessment' in (profile.provisions.find((p) => p.id === v.provision)?.assess ?? {}))
-      .map((v) => [v.provision, v.verdict]),
-  );
+const verdicts = (model: keyof typeof RUN_MODELS) => automatedVerdicts(profile, model);
 
 describe('uk-psti on fixed run models', () => {
   it('weak camera fails all three Schedule 1 requirements', () => {
