@@ -51,7 +51,7 @@ export interface TelnetdPeer extends Daemon {
   attempts(): Promise<TelnetUser[]>;
   /**
    * The pairs checked on each connection that reached the login program, one entry per connection in
-   * order (an empty entry: a connection that tried nothing, such as a port scan's).
+   * the order telnetd accepted them (an empty entry: a connection that tried nothing, such as a port scan's).
    */
   attemptsByConnection(): Promise<TelnetUser[][]>;
 }
@@ -160,7 +160,9 @@ async function byConnection(dir: string): Promise<TelnetUser[][]> {
     if (e.type === 'connect') sessions.set(e.pid, []);
     else sessions.get(e.pid)?.push(e.user);
   }
-  return [...sessions.values()];
+  // In accept order: telnetd forks the login program when it accepts a connection, so PIDs rise with
+  // connections, while the program's first log line may come late on a loaded machine.
+  return [...sessions.entries()].sort((a, b) => Number(a[0]) - Number(b[0])).map(([, attempts]) => attempts);
 }
 
 export async function startTelnetd(options: TelnetdOptions): Promise<TelnetdPeer> {
