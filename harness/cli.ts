@@ -6,6 +6,7 @@ import { PROBES } from '../probes/registry.js';
 import { builtinProfileIds, loadProfile, loadProfileFile } from '../profiles/loader.js';
 import { writerIds } from '../reports/registry.js';
 import { parseFormats, readRunModel, render } from '../reports/render.js';
+import { explainProvision } from '../reports/explain.js';
 import { renderSummary } from '../reports/text.js';
 import { addBundleCommands, checkBeforeResigning, prepareSigningKey } from './bundle-commands.js';
 import { runDemo } from './demo.js';
@@ -13,6 +14,7 @@ import { DEFAULT_TIMINGS } from './discovery/identify.js';
 import type { ScannerChoice } from './discovery/scanners.js';
 import { ConfigError, HarnessError } from './errors.js';
 import { verifyEvidenceChain } from './evidence.js';
+import { addLabCommands, labTargets } from './lab-commands.js';
 import { writeManifest } from './write.js';
 import { displayPath } from './input.js';
 import { harnessVersion } from './paths.js';
@@ -41,6 +43,8 @@ function nonNegativeInt(name: string, max: number) {
 
 interface RunFlags {
   target?: string[];
+  lab?: string | true;
+  labDir?: string;
   targets?: string;
   declaration?: string;
   profile?: string[];
@@ -76,7 +80,8 @@ export function buildRunConfig(flags: RunFlags): RunConfig {
     (targets[0] as TargetRequest).declarationPath = flags.declaration;
   }
   if (flags.targets !== undefined) targets.push(...readTargetsFile(flags.targets));
-  if (targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable) or --targets FILE');
+  if (flags.lab !== undefined) targets.push(...labTargets(flags.lab === true ? undefined : flags.lab, flags.labDir));
+  if (targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable), --targets FILE or --lab');
   const exclude: PortSet = flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] };
   const config: RunConfig = {
     targets,
@@ -110,6 +115,8 @@ function runOptions(cmd: Command): Command {
     .option('--target <addr>', 'device address (IP or name); repeatable', collect)
     .option('--targets <file>', 'YAML file: targets: [{ address, name?, declaration?, ports? }]')
     .option('--declaration <file>', 'declaration (ICS/IXIT) YAML for the single --target')
+    .option('--lab [devices]', 'the devices of the running lab (`iot-harness lab up`), with their declarations: all, or the comma-separated ids given')
+    .option('--lab-dir <dir>', 'with --lab: the folder of a lab started with `lab up --dir DIR`')
     .option('--profile <id>', 'profile id or YAML path; repeatable (default: every built-in profile)', collect)
     .option('--ports <list>', 'ports: 22,80-90,U:5683 | default | all (TCP 1-65535)', 'default')
     .option('--exclude-ports <list>', 'ports never contacted by any probe, e.g. 2024,U:5684')
@@ -176,13 +183,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('demo')
-    .description('start simulated weak and hardened devices on loopback, run every profile against them, print the verdicts')
+    .description('run every profile against the simulated devices and print the verdicts: the running lab (`lab up`) if there is one, else devices started for this run')
     .option('--out <dir>', 'run folder (default: runs/<run-id>)')
     .option('--json', 'print report.json on stdout instead of the verdict table')
     .option('--exclude-ports <list>', 'ports the demo must not use or scan')
     .option('--signing-key <file>', SIGNING_KEY_HELP)
     .option('--format <list>', `extra report formats, e.g. html for a page to open in a browser: ${writerIds().join(', ')}`)
-    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string; signingKey?: string; format?: string }) => {
+    .option('--lab-dir <dir>', 'the lab folder of a running `lab up --dir DIR` (default: ~/.config/iot-harness/lab)')
+    .action(async (flags: { out?: string; json?: boolean; excludePorts?: string; signingKey?: string; format?: string; labDir?: string }) => {
       prepareSigningKey(flags.signingKey);
       const formats = parseFormats(flags.format);
       const progress = new Progress();
@@ -190,6 +198,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const outcome = await runDemo({
           ...(flags.out === undefined ? {} : { outDir: flags.out }),
           ...(flags.signingKey === undefined ? {} : { signingKey: flags.signingKey }),
+          ...(flags.labDir === undefined ? {} : { labDir: flags.labDir }),
           excludePorts: flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] },
           onProgress: progress.handle,
           log: (line) => {
@@ -209,12 +218,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('report <runDir>')
-    .description('render a finished run again in other formats, without probing (report.json is read back and checked)')
-    .requiredOption('--format <list>', `formats: ${writerIds().join(', ')}`)
+    .description('render a finished run again in other formats, or explain one verdict with its evidence, without probing (report.json is read back and checked)')
+    .option('--format <list>', `formats: ${writerIds().join(', ')}`)
+    .option('--explain <provision>', 'print the verdict for this provision (e.g. 5.1-1) with its rationale, observations and raw evidence')
+    .option('--target <id>', 'with --explain: only this target (device name)')
+    .option('--scheme <id>', 'with --explain: only this scheme, e.g. etsi-en-303-645')
     .option('--signing-key <file>', SIGNING_KEY_HELP)
-    .action(async (runDir: string, flags: { format: string; signingKey?: string }) => {
+    .action(async (runDir: string, flags: { format?: string; explain?: string; target?: string; scheme?: string; signingKey?: string }) => {
+      if (flags.explain !== undefined) {
+        if (flags.format !== undefined) throw new ConfigError('--explain prints to the terminal and --format writes files: give one of them at a time');
+        const query = { provision: flags.explain, ...(flags.target === undefined ? {} : { target: flags.target }), ...(flags.scheme === undefined ? {} : { scheme: flags.scheme }) };
+        process.stdout.write(explainProvision(readRunModel(runDir), query, displayPath(runDir)));
+        return;
+      }
+      if (flags.target !== undefined || flags.scheme !== undefined) throw new ConfigError('--target and --scheme go with --explain');
       const formats = parseFormats(flags.format);
-      if (formats.length === 0) throw new ConfigError(`--format: give at least one of ${writerIds().join(', ')}`);
+      if (formats.length === 0) throw new ConfigError(`--format: give at least one of ${writerIds().join(', ')} (or --explain PROVISION)`);
       prepareSigningKey(flags.signingKey);
       // Re-signing must not launder edits: the folder has to verify first.
       checkBeforeResigning(runDir, flags.signingKey);
@@ -279,6 +298,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   addBundleCommands(program, setExit);
+  addLabCommands(program, setExit);
 
   return program;
 }

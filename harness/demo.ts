@@ -1,6 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cp } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { startFleet } from '../lab/fleet.js';
+import { declarationsDir, defaultLabDir, type LabStateDevice, readLabStatus } from '../lab/state.js';
 import { ConfigError } from './errors.js';
 import type { IdentifyTimings } from './discovery/identify.js';
 import { defaultPorts, type PortSet, unionPorts } from './ports.js';
@@ -15,6 +17,24 @@ export interface DemoOptions {
   signingKey?: string;
   /** Where the demo says what it started. */
   log: (line: string) => void;
+  /** The lab folder to look for a running lab in (`lab up --dir`). Default: ~/.config/iot-harness/lab. */
+  labDir?: string;
+}
+
+type DemoDevice = Pick<LabStateDevice, 'id' | 'mode' | 'address' | 'services' | 'declarationPath'>;
+
+function targetsFor(devices: readonly DemoDevice[], usesAliases: boolean): TargetRequest[] {
+  return devices.map((d) => {
+    const own: PortSet = { tcp: d.services.filter((s) => s.transport === 'tcp').map((s) => s.port), udp: d.services.filter((s) => s.transport === 'udp').map((s) => s.port) };
+    // Devices sharing 127.0.0.1 must each be scanned on their own ports only, or one would report the other's services.
+    return { address: d.address, name: d.id, declarationPath: d.declarationPath, ports: usesAliases ? unionPorts(defaultPorts(), own) : own, source: `lab device ${d.id}` };
+  });
+}
+
+function logDevices(log: (line: string) => void, devices: readonly DemoDevice[]): void {
+  for (const d of devices) {
+    log(`  ${d.id.padEnd(7)} ${d.mode.padEnd(9)} ${d.address.padEnd(11)} ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
+  }
 }
 
 /** Loopback answers in microseconds: shorter waits keep the demo quick without changing what it finds. */
@@ -31,17 +51,26 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
     throw new ConfigError(`--out ${outDir}: the folder already holds files; give a new or empty folder (nothing was overwritten)`);
   }
   // Declarations live in the run folder, so the report's declaration paths stay valid after the demo.
-  const fleet = await startFleet({ dir: join(outDir, 'declarations'), excludePorts: [...new Set([...options.excludePorts.tcp, ...options.excludePorts.udp])] });
-  try {
+  const declarations = join(outDir, 'declarations');
+  const lab = readLabStatus(options.labDir ?? defaultLabDir());
+  let targets: TargetRequest[];
+  let stop = (): Promise<void> => Promise.resolve();
+  if (lab.up) {
+    // `lab up` is running: the demo probes that fleet (in the modes it was started with) rather than a second one.
+    const { state } = lab;
+    await cp(declarationsDir(state.dir), declarations, { recursive: true });
+    const devices = state.devices.map((d) => ({ ...d, declarationPath: join(declarations, relative(declarationsDir(state.dir), d.declarationPath)) }));
+    options.log(`Using the running lab (pid ${state.pid}, ${devices.length} devices; \`iot-harness lab down\` stops it):`);
+    logDevices(options.log, devices);
+    targets = targetsFor(devices, state.usesAliases);
+  } else {
+    const fleet = await startFleet({ dir: declarations, excludePorts: [...new Set([...options.excludePorts.tcp, ...options.excludePorts.udp])] });
+    stop = () => fleet.stop();
     options.log(`Started ${fleet.devices.length} simulated devices${fleet.usesAliases ? '' : ' (no loopback aliases here: they share 127.0.0.1 on distinct ports)'}:`);
-    for (const d of fleet.devices) {
-      options.log(`  ${d.id.padEnd(14)} ${d.address.padEnd(12)} ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
-    }
-    const targets: TargetRequest[] = fleet.devices.map((d) => {
-      const own: PortSet = { tcp: d.services.filter((s) => s.transport === 'tcp').map((s) => s.port), udp: d.services.filter((s) => s.transport === 'udp').map((s) => s.port) };
-      // Devices sharing 127.0.0.1 must each be scanned on their own ports only, or one would report the other's services.
-      return { address: d.address, name: d.id, declarationPath: d.declarationPath, ports: fleet.usesAliases ? unionPorts(defaultPorts(), own) : own, source: `lab device ${d.id}` };
-    });
+    logDevices(options.log, fleet.devices);
+    targets = targetsFor(fleet.devices, fleet.usesAliases);
+  }
+  try {
     return await runHarness({
       targets,
       profiles: [],
@@ -60,6 +89,6 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
       ...(options.signingKey === undefined ? {} : { signingKey: options.signingKey }),
     });
   } finally {
-    await fleet.stop();
+    await stop();
   }
 }

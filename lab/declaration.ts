@@ -17,8 +17,16 @@ export interface Declaration {
   /** Paths relative to the declaration file. */
   trustAnchors?: string[];
   interfaces: DeclaredInterface[];
+  /** Where the device fetches its updates; paths relative to the declaration file. */
+  update?: {
+    urls: string[];
+    trustAnchors?: string[];
+    signing?: { algorithm: 'ed25519' | 'ecdsa-p256-sha256' | 'rsa-pss-sha256'; publicKey: string; signatureUrl?: string; manifest?: boolean };
+  };
   supportPeriod?: { end: string; published: string };
   vulnerabilityDisclosure?: { url: string; contact: string };
+  /** The DTLS pre-shared key the harness may use (CoAP over DTLS). */
+  coap?: { psk?: { identity: string; key: string } };
 }
 
 export interface DeclaredInterface {

@@ -5,7 +5,7 @@ import type { RunningServer } from './servers/listen.js';
 export interface LabService {
   /**
    * Protocol name as harness discovery reports it, TLS included in the name where it has one:
-   * `telnet`, `ssh`, `http`, `https`, `rtsp`, `mqtt`, `mqtts`.
+   * `telnet`, `ssh`, `http`, `https`, `rtsp`, `mqtt`, `mqtts`, `coap`, `coaps`.
    */
   protocol: string;
   transport: 'tcp' | 'udp';
@@ -13,16 +13,26 @@ export interface LabService {
   port: number;
   /** Where a real device would listen (23 for telnet): differs from `port` when that was taken or privileged. */
   standardPort: number;
-  /** Whether the service speaks TLS from the first byte (HTTPS, MQTTS). */
+  /** Whether the service speaks TLS (or DTLS) from the first byte (HTTPS, MQTTS, CoAPS). */
   tls: boolean;
   /** What the service is there to teach, e.g. `undeclared; Mirai default root/xc3511`. */
   note?: string;
 }
 
+/**
+ * How a device is built: `weak` the way cheap devices ship (each weak point documented), `hardened`
+ * the way EN 303 645 asks. Flipping one device between the two and re-running is a workshop exercise.
+ */
+export type DeviceMode = 'weak' | 'hardened';
+
+export const DEVICE_MODES: readonly DeviceMode[] = ['weak', 'hardened'];
+
 /** A simulated device whose servers are listening. */
 export interface RunningDevice {
-  /** Kebab-case device id, e.g. `weak-camera`. */
+  /** Kebab-case device id, e.g. `camera`; the same in both modes, so `iot-harness diff` pairs the runs. */
   id: string;
+  mode: DeviceMode;
+  /** What it is and how it is built, e.g. `IP camera (weak: busybox firmware, factory defaults)`. */
   title: string;
   /** The loopback address every service of this device listens on. */
   address: string;
@@ -43,14 +53,27 @@ export interface DeviceContext {
   dir: string;
   /** Ports never to bind (the user's `--exclude-ports`); 2024 is always excluded on top. */
   excludePorts: readonly number[];
+  /** Which build of the device to start. */
+  mode: DeviceMode;
 }
 
-/** A device kind the lab can start: plain data plus one start function. */
-export interface DeviceDefinition {
-  id: string;
+/** One build of a device kind. */
+export interface DeviceBuild {
+  /** Full title, e.g. `IP camera (weak: busybox firmware, factory defaults)`. */
   title: string;
-  /** The weak points, documented here and in docs/lab.md. */
+  /** The weak points (or, hardened, the residual ones), one sentence each; also in docs/lab.md. */
   weaknesses: readonly string[];
+}
+
+/** A device kind the lab can start, in either mode: plain data plus one start function. */
+export interface DeviceDefinition {
+  /** Kebab-case id, e.g. `camera`. */
+  id: string;
+  /** The kind, e.g. `IP camera`. */
+  kind: string;
+  /** The mode the fleet starts it in unless told otherwise. */
+  defaultMode: DeviceMode;
+  modes: Readonly<Record<DeviceMode, DeviceBuild>>;
   start(context: DeviceContext): Promise<RunningDevice>;
 }
 
@@ -66,7 +89,9 @@ export const PORT_PLAN = {
   rtsp: { standard: 554, mapped: 8554 },
   mqtt: { standard: 1883, mapped: 1884 },
   mqtts: { standard: 8883, mapped: 8884 },
-} as const satisfies Record<string, { standard: number; mapped: number }>;
+  coap: { standard: 5683, mapped: 5783, transport: 'udp' },
+  coaps: { standard: 5684, mapped: 5784, transport: 'udp' },
+} as const satisfies Record<string, { standard: number; mapped: number; transport?: 'udp' }>;
 
 export type PlannedService = keyof typeof PORT_PLAN;
 
@@ -98,7 +123,7 @@ export class ServiceGroup {
       throw new LabError(`lab: cannot start ${protocol} on ${this.context.address}`, { cause: error });
     }
     this.#servers.push(server);
-    const entry: LabService = { protocol, transport: 'tcp', port: server.port, standardPort: plan.standard, tls: service.tls };
+    const entry: LabService = { protocol, transport: 'transport' in plan ? plan.transport : 'tcp', port: server.port, standardPort: plan.standard, tls: service.tls };
     if (service.note) entry.note = service.note;
     this.services.push(entry);
     return entry;

@@ -2,18 +2,27 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { aliasRange, DEFAULT_BASE_ADDRESS, supportsLoopbackAliases } from './addresses.js';
-import type { DeviceDefinition, RunningDevice } from './device.js';
-import { hardenedHub } from './devices/hardened-hub.js';
-import { weakCamera } from './devices/weak-camera.js';
+import { DEVICE_MODES, type DeviceDefinition, type DeviceMode, type RunningDevice } from './device.js';
+import { camera } from './devices/camera.js';
+import { hub } from './devices/hub.js';
+import { plug } from './devices/plug.js';
+import { router } from './devices/router.js';
+import { sensor } from './devices/sensor.js';
 import { LabError } from './errors.js';
 
-export type { LabService, RunningDevice } from './device.js';
+export type { DeviceMode, LabService, RunningDevice } from './device.js';
 
-/** Every device kind, in start order. */
-const DEFINITIONS: readonly DeviceDefinition[] = [weakCamera, hardenedHub];
+/**
+ * Every device kind, in start order. The position is also the device's address slot: with aliases
+ * the camera is always base+0 (127.0.0.11), the plug base+1, and so on, whichever devices start, so
+ * a workshop handout's addresses stay true.
+ */
+const DEFINITIONS: readonly DeviceDefinition[] = [camera, plug, hub, sensor, router];
 
-/** The devices `startFleet` can start, for `lab` listings and `--device` validation. */
-export const LAB_DEVICES: readonly { id: string; title: string }[] = DEFINITIONS.map(({ id, title }) => ({ id, title }));
+/** The devices `startFleet` can start, for `lab` listings and `--devices` validation. */
+export const LAB_DEVICES: readonly { id: string; kind: string; defaultMode: DeviceMode; titles: Readonly<Record<DeviceMode, string>> }[] = DEFINITIONS.map(
+  ({ id, kind, defaultMode, modes }) => ({ id, kind, defaultMode, titles: { weak: modes.weak.title, hardened: modes.hardened.title } }),
+);
 
 /** The running lab: its devices and where their declarations are. */
 export interface RunningFleet {
@@ -35,18 +44,28 @@ export interface FleetOptions {
   useAliases?: boolean;
   /** Ports never to bind (the user's `--exclude-ports`); 2024 is always excluded. */
   excludePorts?: number[];
-  /** First alias address; devices take consecutive addresses from it. Default: 127.0.0.11. */
+  /** First alias address; each device kind has a fixed slot from it (LAB_DEVICES order). Default: 127.0.0.11. */
   baseAddress?: string;
+  /** Mode per device id, overriding the device's default (camera weak, hub hardened, ...). */
+  modes?: Readonly<Record<string, DeviceMode>>;
+}
+
+function checkModes(modes: Readonly<Record<string, DeviceMode>>): void {
+  const known = LAB_DEVICES.map((d) => d.id).join(', ');
+  for (const [id, mode] of Object.entries(modes)) {
+    if (!DEFINITIONS.some((d) => d.id === id)) throw new LabError(`lab: unknown device "${id}"; the lab has ${known}`, { isInputError: true });
+    if (!DEVICE_MODES.includes(mode)) throw new LabError(`lab: mode "${String(mode)}" for ${id} is not one of ${DEVICE_MODES.join(', ')}`, { isInputError: true });
+  }
 }
 
 function pickDefinitions(ids: readonly string[] | undefined): DeviceDefinition[] {
   if (ids === undefined) return [...DEFINITIONS];
   const known = LAB_DEVICES.map((d) => d.id).join(', ');
-  const picked = [...new Set(ids)].map((id) => {
-    const definition = DEFINITIONS.find((d) => d.id === id);
-    if (!definition) throw new LabError(`lab: unknown device "${id}"; the lab has ${known}`, { isInputError: true });
-    return definition;
-  });
+  for (const id of ids) {
+    if (!DEFINITIONS.some((d) => d.id === id)) throw new LabError(`lab: unknown device "${id}"; the lab has ${known}`, { isInputError: true });
+  }
+  // Always in start order, whatever order the user listed them in.
+  const picked = DEFINITIONS.filter((d) => ids.includes(d.id));
   if (picked.length === 0) throw new LabError(`lab: no device selected; pick from ${known}`, { isInputError: true });
   return picked;
 }
@@ -64,6 +83,7 @@ async function stopAll(devices: readonly RunningDevice[]): Promise<void> {
  */
 export async function startFleet(options: FleetOptions = {}): Promise<RunningFleet> {
   const definitions = pickDefinitions(options.devices);
+  checkModes(options.modes ?? {});
   for (const port of options.excludePorts ?? []) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LabError(`lab: excluded port ${port} is not a port number (1-65535)`, { isInputError: true });
   }
@@ -72,7 +92,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<RunningFle
     throw new LabError('lab: loopback aliases (127.0.0.2 and up) do not exist on this machine; run without useAliases, and devices share 127.0.0.1', { isInputError: true });
   }
   const usesAliases = options.useAliases ?? aliasesAvailable;
-  const addresses = usesAliases ? aliasRange(options.baseAddress ?? DEFAULT_BASE_ADDRESS, definitions.length) : definitions.map(() => '127.0.0.1');
+  const slots = aliasRange(options.baseAddress ?? DEFAULT_BASE_ADDRESS, DEFINITIONS.length);
+  const addressOf = (definition: DeviceDefinition): string => (usesAliases ? (slots[DEFINITIONS.indexOf(definition)] ?? '127.0.0.1') : '127.0.0.1');
 
   const ownsDir = options.dir === undefined;
   const dir = ownsDir ? await mkdtemp(join(tmpdir(), 'iot-harness-lab-')) : resolve(options.dir ?? '.');
@@ -81,9 +102,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<RunningFle
 
   const devices: RunningDevice[] = [];
   try {
-    for (const [i, definition] of definitions.entries()) {
-      const address = addresses[i] ?? '127.0.0.1';
-      devices.push(await definition.start({ address, dir, excludePorts: options.excludePorts ?? [] }));
+    for (const definition of definitions) {
+      const mode = options.modes?.[definition.id] ?? definition.defaultMode;
+      devices.push(await definition.start({ address: addressOf(definition), dir, excludePorts: options.excludePorts ?? [], mode }));
     }
   } catch (error) {
     // Leave nothing listening behind a failed start, and lose neither error if that fails too.

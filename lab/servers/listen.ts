@@ -30,10 +30,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const FALL_THROUGH = new Set(['EADDRINUSE', 'EACCES']);
-const RANDOM_PORT_TRIES = 5;
+/** Bind errors that fall through to the next candidate port: taken, or privileged without root. */
+export const FALL_THROUGH: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES']);
+/** Draws of port 0 before giving up when the kernel keeps handing out excluded ports. */
+export const RANDOM_PORT_TRIES = 5;
 
-function isLoopbackV4(host: string): boolean {
+/** True for a dotted IPv4 address in 127.0.0.0/8, the only addresses lab servers bind. */
+export function isLoopbackV4(host: string): boolean {
   return /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split('.').every((n) => Number(n) <= 255);
 }
 

@@ -19,8 +19,11 @@ export interface MqttOptions extends ListenOptions {
    */
   retained?: readonly { topic: string; payload: string }[];
   /**
-   * Brute-force protection: after `afterFailures` wrong passwords for one username, refuse that
-   * username for `forMs`, even with the right password, answering CONNACK 3 (server unavailable).
+   * Brute-force protection: after `afterFailures` wrong passwords for one of the broker's own
+   * usernames, refuse that username for `forMs`, even with the right password, answering CONNACK 3
+   * (server unavailable). Usernames the broker does not have are never locked (there is no account
+   * to protect), so a sweep of other vendors' defaults runs to its end and only a guesser at a real
+   * account meets the lock. This also keeps the failure table as small as the account list.
    */
   lockout?: { afterFailures: number; forMs: number };
 }
@@ -59,9 +62,11 @@ export async function startMqttServer(options: MqttOptions): Promise<RunningServ
       const record = failures.get(username) ?? { count: 0, lockedUntil: 0 };
       if (lockout && record.lockedUntil > Date.now()) return done(authError('locked out: too many failed logins', SERVER_UNAVAILABLE), false);
       if (!isAccepted(credentials, username, password.toString('utf8'))) {
-        record.count++;
-        if (lockout && record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
-        failures.set(username, record);
+        if (credentials.some((c) => c.username === username)) {
+          record.count++;
+          if (lockout && record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
+          failures.set(username, record);
+        }
         return done(authError('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       }
       failures.delete(username);

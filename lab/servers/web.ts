@@ -17,6 +17,24 @@ export interface WebAppOptions {
   serverHeader?: string;
   /** Extra headers on every response (e.g. `Strict-Transport-Security` on the hardened device). */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Public files by exact path (`/firmware/manifest.json`), answered to GET and HEAD before any
+   * authentication: an update server hands its images to anyone, not only to the admin.
+   */
+  files?: Readonly<Record<string, WebFile>>;
+  /**
+   * Brute-force protection: after `afterFailures` wrong passwords for one account, that account is
+   * refused for `forMs` with 429 Too Many Requests, even with the right password. Only names the
+   * device has an account for are counted: there is nothing to lock behind any other name, and a
+   * scan trying `root` or `admin` must not lock the owner out of a per-device account.
+   */
+  lockout?: { afterFailures: number; forMs: number };
+}
+
+/** A file the web server serves as is. */
+export interface WebFile {
+  body: Buffer;
+  contentType: string;
 }
 
 export interface HttpOptions extends ListenOptions, WebAppOptions {}
@@ -37,25 +55,49 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A request handler: the admin page at `/`, 404 elsewhere, Basic auth in front of both when configured. */
+/**
+ * A request handler: public `files` first, then Basic auth in front of the admin page at `/` and a
+ * 404 elsewhere, when credentials are configured.
+ */
 export function webApp(options: WebAppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const baseHeaders: Record<string, string> = { ...(options.serverHeader ? { Server: options.serverHeader } : {}), ...options.headers };
-  const send = (res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void => {
+  const send = (res: ServerResponse, status: number, body: string | Buffer, extra: Record<string, string> = {}): void => {
     res.writeHead(status, { ...baseHeaders, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...extra });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   };
+  const { lockout } = options;
+  // Keyed by account name, and only for accounts the device has: bounded by the credential list.
+  const failures = new Map<string, { count: number; lockedUntil: number }>();
 
   return (req, res) => {
     // Request bodies are never read: drain them so a large POST costs nothing but bandwidth.
     req.resume();
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const file = options.files && Object.hasOwn(options.files, path) ? options.files[path] : undefined;
+    if (file && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, file.body, { 'Content-Type': file.contentType });
+      return;
+    }
     if (options.credentials) {
       const given = parseBasicAuth(req.headers.authorization);
+      const account = given && options.credentials.some((c) => c.username === given.username) ? given.username : undefined;
+      const record = account === undefined ? undefined : (failures.get(account) ?? { count: 0, lockedUntil: 0 });
+      if (lockout && record && record.lockedUntil > Date.now()) {
+        const retryAfter = String(Math.ceil((record.lockedUntil - Date.now()) / 1000));
+        send(res, 429, '<h1>429 Too many failed logins: try again later</h1>', { 'Retry-After': retryAfter });
+        return;
+      }
       if (!given || !isAccepted(options.credentials, given.username, given.password)) {
+        if (lockout && account !== undefined && record) {
+          record.count++;
+          if (record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
+          failures.set(account, record);
+        }
         send(res, 401, '<h1>401 Unauthorized</h1>', { 'WWW-Authenticate': `Basic realm="${options.realm ?? options.title}"` });
         return;
       }
+      if (account !== undefined) failures.delete(account);
     }
-    const path = (req.url ?? '/').split('?')[0];
     if (path === '/' || path === '/index.html') {
       const title = escapeHtml(options.title);
       send(res, 200, `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1><p>Device settings: network, users, firmware.</p></body></html>`);

@@ -38,8 +38,8 @@ async function declaration(device: RunningDevice): Promise<DeclarationFile> {
 beforeAll(async () => {
   fleet = await startFleet({ baseAddress: BASE });
   const byId = new Map(fleet.devices.map((d) => [d.id, d]));
-  camera = byId.get('weak-camera')!;
-  hub = byId.get('hardened-hub')!;
+  camera = byId.get('camera')!;
+  hub = byId.get('hub')!;
 });
 
 afterAll(async () => {
@@ -47,11 +47,17 @@ afterAll(async () => {
 });
 
 describe('fleet', () => {
-  it('starts every lab device on its own alias', () => {
+  it('starts every lab device, in its default mode, on its own alias', () => {
     expect(fleet.usesAliases).toBe(true);
-    expect(fleet.devices.map((d) => d.id)).toEqual(LAB_DEVICES.map((d) => d.id));
-    expect(camera.address).toBe('127.0.0.61');
-    expect(hub.address).toBe('127.0.0.62');
+    expect(fleet.devices.map((d) => [d.id, d.mode])).toEqual([
+      ['camera', 'weak'],
+      ['plug', 'weak'],
+      ['hub', 'hardened'],
+      ['sensor', 'weak'],
+      ['router', 'weak'],
+    ]);
+    expect(LAB_DEVICES.map((d) => d.id)).toEqual(fleet.devices.map((d) => d.id));
+    expect(fleet.devices.map((d) => d.address)).toEqual(['127.0.0.61', '127.0.0.62', '127.0.0.63', '127.0.0.64', '127.0.0.65']);
     for (const device of fleet.devices) {
       expect(device.weaknesses.length).toBeGreaterThan(0);
       expect(device.services.every((s) => s.port !== 2024)).toBe(true);
@@ -201,7 +207,7 @@ describe('hardened hub', () => {
     expect(passwordLogin).toMatch(/^client-authentication: .* after none,password$/);
     expect(offered).toEqual([['publickey'], ['publickey']]);
 
-    const key = await readFile(resolve(dirname(hub.declarationPath), 'hardened-hub-admin.key'), 'utf8');
+    const key = await readFile(resolve(dirname(hub.declarationPath), 'hub-admin.key'), 'utf8');
     const output = await new Promise<string>((done, fail) => {
       const client = new ssh2.Client();
       client.on('ready', () => {
@@ -280,6 +286,21 @@ describe('fleet on a shared 127.0.0.1', () => {
   });
 
   it('rejects an unknown device id before binding anything', async () => {
-    await expect(startFleet({ devices: ['toaster'] })).rejects.toThrow(/unknown device "toaster".*weak-camera/);
+    await expect(startFleet({ devices: ['toaster'] })).rejects.toThrow(/unknown device "toaster".*camera, plug, hub, sensor, router/);
+    await expect(startFleet({ modes: { toaster: 'weak' } })).rejects.toThrow(/unknown device "toaster"/);
+    await expect(startFleet({ modes: { camera: 'strong' as never } })).rejects.toThrow(/mode "strong" for camera is not one of weak, hardened/);
+  });
+
+  it('keeps each device on its own address slot whichever devices start, in the mode asked for', async () => {
+    const some = await startFleet({ devices: ['router', 'camera'], modes: { camera: 'hardened' }, baseAddress: '127.0.0.81' });
+    try {
+      expect(some.devices.map((d) => [d.id, d.mode, d.address])).toEqual([
+        ['camera', 'hardened', '127.0.0.81'],
+        ['router', 'weak', '127.0.0.85'],
+      ]);
+      expect(some.devices[0]?.title).toMatch(/hardened/);
+    } finally {
+      await some.stop();
+    }
   });
 });

@@ -148,6 +148,13 @@ describe('mqtt server with credentials', () => {
     // Other accounts are not locked out by someone guessing at `u`.
     expect(await mqttConnack(at(), mqttConnectPacket('d', { username: 'v', password: 'q' }))).toBe(0);
   });
+
+  it('never locks a username it does not have, so a sweep of other defaults runs to its end', async () => {
+    const s = await track(startMqttServer({ host: HOST, credentials: [{ username: 'u', password: 'p' }], lockout: { afterFailures: 2, forMs: 60_000 } }));
+    const at = () => netConnect({ host: HOST, port: s.port });
+    for (const id of ['a', 'b', 'c', 'd']) expect(await mqttConnack(at(), mqttConnectPacket(id, { username: 'admin', password: id }))).toBe(4);
+    expect(await mqttConnack(at(), mqttConnectPacket('e', { username: 'u', password: 'p' }))).toBe(0);
+  });
 });
 
 describe('http server without auth', () => {
