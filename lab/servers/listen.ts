@@ -82,11 +82,10 @@ async function bindFirst(server: Server, host: string, candidates: readonly numb
 }
 
 /**
- * Listen on the first usable candidate port and track connections, so that `close()` can drop them:
- * `server.close()` alone waits for every client to leave, and a probe holding a telnet session
- * open would keep the process alive.
+ * What a server may bind, TCP or UDP alike: the host checked to be IPv4 loopback, the ports never to
+ * bind (2024 and the user's exclusions), and the candidate ports in order (0, any free port, last).
  */
-export async function listen(server: Server, options: ListenOptions, release?: () => Promise<void>): Promise<RunningServer> {
+export function listenPlan(options: ListenOptions): { host: string; excluded: Set<number>; candidates: number[] } {
   const { host } = options;
   if (!isLoopbackV4(host)) {
     throw new LabError(`lab: ${host} is not an IPv4 loopback address; lab devices bind to 127.0.0.0/8 only`, { isInputError: true });
@@ -95,6 +94,16 @@ export async function listen(server: Server, options: ListenOptions, release?: (
   const wanted = options.port ?? 0;
   const candidates = (typeof wanted === 'number' ? [wanted] : [...wanted]).filter((p) => p === 0 || !excluded.has(p));
   if (candidates.length === 0) candidates.push(0);
+  return { host, excluded, candidates };
+}
+
+/**
+ * Listen on the first usable candidate port and track connections, so that `close()` can drop them:
+ * `server.close()` alone waits for every client to leave, and a probe holding a telnet session
+ * open would keep the process alive.
+ */
+export async function listen(server: Server, options: ListenOptions, release?: () => Promise<void>): Promise<RunningServer> {
+  const { host, excluded, candidates } = listenPlan(options);
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { LabError } from '../errors.js';
-import { debug, FALL_THROUGH, isLoopbackV4, RANDOM_PORT_TRIES, RESERVED_PORTS, type ListenOptions, type RunningServer } from './listen.js';
+import { debug, FALL_THROUGH, listenPlan, RANDOM_PORT_TRIES, type ListenOptions, type RunningServer } from './listen.js';
 
 /**
  * The UDP counterpart of `listen` (listen.ts): the same loopback-only rule, the same candidate ports
@@ -69,14 +69,7 @@ async function bindFirst(host: string, candidates: readonly number[], excluded: 
  * `release` runs when the server closes (and when binding fails), for what the caller set up around it.
  */
 export async function listenUdp(options: ListenOptions, onMessage: DatagramHandler, release?: () => Promise<void>): Promise<UdpServer> {
-  const { host } = options;
-  if (!isLoopbackV4(host)) {
-    throw new LabError(`lab: ${host} is not an IPv4 loopback address; lab devices bind to 127.0.0.0/8 only`, { isInputError: true });
-  }
-  const excluded = new Set([...RESERVED_PORTS, ...(options.excludePorts ?? [])]);
-  const wanted = options.port ?? 0;
-  const candidates = (typeof wanted === 'number' ? [wanted] : [...wanted]).filter((p) => p === 0 || !excluded.has(p));
-  if (candidates.length === 0) candidates.push(0);
+  const { host, excluded, candidates } = listenPlan(options);
 
   let bound: { socket: Socket; port: number };
   try {

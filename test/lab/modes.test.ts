@@ -10,15 +10,14 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Declaration, loadDeclaration } from '../../harness/declaration.js';
-import { DEMO_TIMINGS } from '../../harness/demo.js';
 import type { TargetReport, Verdict } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import type { DeviceDefinition, DeviceMode, RunningDevice } from '../../lab/device.js';
 import { camera } from '../../lab/devices/camera.js';
 import { hub } from '../../lab/devices/hub.js';
 import { loadProfile } from '../../profiles/loader.js';
 import { tmp } from '../cli/helpers.js';
 import { allocHost } from '../peers/alias.js';
+import { judgeDevice } from './judge.js';
 import { basic, mqttConnack, mqttConnectPacket, tlsHandshake } from './clients.js';
 
 const ETSI = loadProfile('etsi-en-303-645');
@@ -47,25 +46,8 @@ async function start(definition: DeviceDefinition, mode: DeviceMode): Promise<Ru
 }
 
 /** The real harness on one device, on its own ports only, with the demo's loopback settings. */
-async function judge(device: RunningDevice): Promise<TargetReport> {
-  const ports = { tcp: device.services.filter((s) => s.transport === 'tcp').map((s) => s.port), udp: device.services.filter((s) => s.transport === 'udp').map((s) => s.port) };
-  const outcome = await runHarness({
-    // Same target name in both modes: what `iot-harness diff` pairs.
-    targets: [{ address: device.address, name: device.id, declarationPath: device.declarationPath, ports, source: `lab device ${device.id} (${device.mode})` }],
-    profiles: ['etsi-en-303-645'],
-    ports,
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: DEMO_TIMINGS,
-    probeOptions: { delayMs: 0 },
-    maxLoginsPerDevice: 8,
-    outDir: join(folder('lab-modes-run-'), 'run'),
-  });
-  expect(outcome.report.errors).toEqual([]);
-  const target = outcome.report.targets[0];
-  if (!target) throw new Error(`the run has no target for ${device.id}`);
-  return target;
+function judge(device: RunningDevice): Promise<TargetReport> {
+  return judgeDevice(device, join(folder('lab-modes-run-'), 'run'));
 }
 
 function automated(report: TargetReport): Record<string, Verdict> {

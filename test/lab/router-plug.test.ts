@@ -6,16 +6,15 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TIMINGS } from '../../harness/demo.js';
 import { loadDeclaration, type Declaration } from '../../harness/declaration.js';
 import type { Observation, TargetReport, Verdict } from '../../harness/report-schema.js';
-import { runHarness } from '../../harness/run.js';
 import type { DeviceDefinition, DeviceMode, RunningDevice } from '../../lab/device.js';
 import { plug } from '../../lab/devices/plug.js';
 import { router } from '../../lab/devices/router.js';
 import { loadProfile } from '../../profiles/loader.js';
 import { allocHost } from '../peers/alias.js';
 import { basic, httpGet } from './clients.js';
+import { judgeDevice } from './judge.js';
 
 const SCHEME = 'etsi-en-303-645';
 const AUTOMATED = new Set(loadProfile(SCHEME).provisions.filter((p) => 'assessment' in p.assess).map((p) => p.id));
@@ -56,22 +55,7 @@ async function start(definition: DeviceDefinition, mode: DeviceMode, address: st
 async function judge(definition: DeviceDefinition, mode: DeviceMode): Promise<Judged> {
   const dir = await tempDir(`lab-${definition.id}-${mode}-`);
   const device = await start(definition, mode, await allocHost([]), dir);
-  const own = { tcp: device.services.map((s) => s.port), udp: [] };
-  const outcome = await runHarness({
-    targets: [{ address: device.address, name: device.id, declarationPath: device.declarationPath, ports: own, source: `lab device ${device.id}` }],
-    profiles: [SCHEME],
-    ports: own,
-    excludePorts: { tcp: [], udp: [] },
-    concurrency: 1,
-    scanner: 'builtin',
-    timings: DEMO_TIMINGS,
-    probeOptions: { delayMs: 0 },
-    maxLoginsPerDevice: 8,
-    outDir: join(dir, 'run'),
-  });
-  expect(outcome.report.errors).toEqual([]);
-  const target = outcome.report.targets[0];
-  if (!target) throw new Error('the run reported no target');
+  const target = await judgeDevice(device, join(dir, 'run'), [SCHEME]);
   const etsi = target.verdicts.filter((v) => v.scheme === SCHEME && AUTOMATED.has(v.provision));
   return {
     device,
