@@ -77,6 +77,13 @@ describe('iot-harness lab up | status | down', () => {
     expect(report.targets[0]?.declaration?.path).toBe(camera?.declarationPath);
     expect(report.targets[0]?.verdicts.find((v) => v.provision === '5.1-1')?.verdict).toBe('FAIL');
     expect(readFileSync(state.targetsFile, 'utf8')).toContain(`declaration: ${camera?.declarationPath}`);
+    // The address-and-declaration command `lab up` printed works as printed, for users of plain `run`.
+    const printed = /^ {2}iot-harness (run --target \S+ --declaration \S+)$/m.exec(stdout)?.[1];
+    expect(printed).toBe(`run --target ${camera?.address} --declaration ${camera?.declarationPath}`);
+    const byAddress = await cli([...(printed ?? '').split(' '), '--fast', '--profile', 'etsi-en-303-645', '--json', '--out', join(out, '..', 'by-address')]);
+    expect(byAddress.code).toBe(1);
+    const services = ReportSchema.parse(JSON.parse(byAddress.stdout)).targets[0]?.services.map((s) => s.protocol).sort();
+    expect(services).toEqual(camera?.services.map((s) => s.protocol).sort());
 
     // The demo uses the running fleet instead of starting its own.
     const demo = await cli(['demo', '--lab-dir', dir, '--out', join(tmp('lab-demo-'), 'run')], { timeoutMs: 120_000 });
