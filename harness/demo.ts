@@ -2,10 +2,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { startFleet } from '../lab/fleet.js';
-import { declarationsDir, defaultLabDir, type LabStateDevice, readLabStatus } from '../lab/state.js';
+import { declarationsDir, defaultLabDir, type LabStateDevice, ownPorts, readLabStatus } from '../lab/state.js';
 import { ConfigError } from './errors.js';
 import type { IdentifyTimings } from './discovery/identify.js';
-import { defaultPorts, type PortSet, unionPorts } from './ports.js';
+import { defaultPorts, parsePorts, type PortSet } from './ports.js';
 import { newRunId, type ProgressEvent, type RunOutcome, runHarness } from './run.js';
 import type { TargetRequest } from './targets.js';
 
@@ -23,12 +23,9 @@ export interface DemoOptions {
 
 type DemoDevice = Pick<LabStateDevice, 'id' | 'mode' | 'address' | 'services' | 'declarationPath'>;
 
-function targetsFor(devices: readonly DemoDevice[], usesAliases: boolean): TargetRequest[] {
-  return devices.map((d) => {
-    const own: PortSet = { tcp: d.services.filter((s) => s.transport === 'tcp').map((s) => s.port), udp: d.services.filter((s) => s.transport === 'udp').map((s) => s.port) };
-    // Devices sharing 127.0.0.1 must each be scanned on their own ports only, or one would report the other's services.
-    return { address: d.address, name: d.id, declarationPath: d.declarationPath, ports: usesAliases ? unionPorts(defaultPorts(), own) : own, source: `lab device ${d.id}` };
-  });
+function targetsFor(devices: readonly DemoDevice[]): TargetRequest[] {
+  // Each device on its own ports only: see ownPorts for why.
+  return devices.map((d) => ({ address: d.address, name: d.id, declarationPath: d.declarationPath, ports: parsePorts(ownPorts(d), `lab device ${d.id}`), source: `lab device ${d.id}` }));
 }
 
 function logDevices(log: (line: string) => void, devices: readonly DemoDevice[]): void {
@@ -62,13 +59,13 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
     const devices = state.devices.map((d) => ({ ...d, declarationPath: join(declarations, relative(declarationsDir(state.dir), d.declarationPath)) }));
     options.log(`Using the running lab (pid ${state.pid}, ${devices.length} devices; \`iot-harness lab down\` stops it):`);
     logDevices(options.log, devices);
-    targets = targetsFor(devices, state.usesAliases);
+    targets = targetsFor(devices);
   } else {
     const fleet = await startFleet({ dir: declarations, excludePorts: [...new Set([...options.excludePorts.tcp, ...options.excludePorts.udp])] });
     stop = () => fleet.stop();
     options.log(`Started ${fleet.devices.length} simulated devices${fleet.usesAliases ? '' : ' (no loopback aliases here: they share 127.0.0.1 on distinct ports)'}:`);
     logDevices(options.log, fleet.devices);
-    targets = targetsFor(fleet.devices, fleet.usesAliases);
+    targets = targetsFor(fleet.devices);
   }
   try {
     return await runHarness({

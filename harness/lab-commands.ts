@@ -63,8 +63,8 @@ function fleetOptions(flags: FleetFlags) {
 }
 
 /**
- * `run --lab [ids]`: the running lab's devices as run targets, each with its declaration, and with
- * only its own ports when the devices share 127.0.0.1.
+ * `run --lab [ids]`: the running lab's devices as run targets, each with its declaration and on its
+ * own ports only (see ownPorts).
  */
 export function labTargets(ids: string | undefined, dir: string | undefined): TargetRequest[] {
   const labDir = resolve(dir ?? defaultLabDir());
@@ -80,7 +80,7 @@ export function labTargets(ids: string | undefined, dir: string | undefined): Ta
     address: d.address,
     name: d.id,
     declarationPath: d.declarationPath,
-    ...(status.state.usesAliases ? {} : { ports: parsePorts(ownPorts(d), `--lab ${d.id}`) }),
+    ports: parsePorts(ownPorts(d), `--lab ${d.id}`),
     source: `--lab ${d.id}`,
   }));
 }
@@ -99,7 +99,7 @@ export function describeLab(state: LabState): string {
   lines.push('', `Declarations: ${join(state.dir, 'declarations')}`, '', 'Probe every device (or any tool you like, at the addresses above):', `  iot-harness run --lab${dirFlag}`);
   const first = state.devices[0];
   if (first) {
-    const ports = state.usesAliases ? '' : ` --ports ${ownPorts(first)}`;
+    const ports = ` --ports ${ownPorts(first)}`;
     lines.push('Probe one device:', `  iot-harness run --lab ${first.id}${dirFlag}`, `  iot-harness run --target ${first.address} --declaration ${first.declarationPath}${ports}`);
     lines.push('All of them with a targets file:', `  iot-harness run --targets ${state.targetsFile}`);
   }

@@ -112,7 +112,13 @@ export function readLabStatus(dir: string): LabStatus {
   return { up: false, stale: state };
 }
 
-/** `ports:` for a device in targets.yaml: only its own ports when devices share 127.0.0.1. */
+/**
+ * A lab device is probed on its own ports only (`ports:` in targets.yaml, `run --lab`, the demo):
+ * devices sharing 127.0.0.1 would otherwise report each other's services, and on an alias a service
+ * the machine itself runs on 0.0.0.0 (sshd on 22, a web server on 80, this sandbox's 2024) answers
+ * too and would be reported as the device's. The devices have no other ports, so nothing of theirs
+ * is missed.
+ */
 export function ownPorts(device: Pick<LabStateDevice, 'services'>): string {
   const tcp = device.services.filter((s) => s.transport === 'tcp').map((s) => String(s.port));
   const udp = device.services.filter((s) => s.transport === 'udp').map((s) => String(s.port));
@@ -135,8 +141,7 @@ export async function writeLabState(dir: string, fleet: RunningFleet, token: str
     name: d.id,
     address: d.address,
     declaration: d.declarationPath,
-    // Sharing 127.0.0.1, each device must be scanned on its own ports, or it reports the others' services.
-    ...(fleet.usesAliases ? {} : { ports: ownPorts(d) }),
+    ports: ownPorts(d),
   }));
   const header = `# The running iot-harness lab (${fleet.devices.length} devices). Probe it with: iot-harness run --targets ${targetsFile}\n`;
   await writeAtomically(targetsFile, header + stringify({ targets }));

@@ -78,8 +78,8 @@ describe('iot-harness lab up | status | down', () => {
     expect(report.targets[0]?.verdicts.find((v) => v.provision === '5.1-1')?.verdict).toBe('FAIL');
     expect(readFileSync(state.targetsFile, 'utf8')).toContain(`declaration: ${camera?.declarationPath}`);
     // The address-and-declaration command `lab up` printed works as printed, for users of plain `run`.
-    const printed = /^ {2}iot-harness (run --target \S+ --declaration \S+)$/m.exec(stdout)?.[1];
-    expect(printed).toBe(`run --target ${camera?.address} --declaration ${camera?.declarationPath}`);
+    const printed = /^ {2}iot-harness (run --target \S+ --declaration \S+ --ports \S+)$/m.exec(stdout)?.[1];
+    expect(printed).toBe(`run --target ${camera?.address} --declaration ${camera?.declarationPath} --ports ${camera?.services.map((s) => s.port).join(',')}`);
     const byAddress = await cli([...(printed ?? '').split(' '), '--fast', '--profile', 'etsi-en-303-645', '--json', '--out', join(out, '..', 'by-address')]);
     expect(byAddress.code).toBe(1);
     const services = ReportSchema.parse(JSON.parse(byAddress.stdout)).targets[0]?.services.map((s) => s.protocol).sort();
@@ -119,7 +119,7 @@ describe('iot-harness lab up | status | down', () => {
     const hub = ReportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).targets[0];
     const hubPorts = state.devices.find((d) => d.id === 'hub')?.services.map((s) => s.port).sort((a, b) => a - b);
     expect(hub?.services.map((s) => s.port).sort((a, b) => a - b)).toEqual(hubPorts);
-    expect(readFileSync(state.targetsFile, 'utf8')).toMatch(/ports: /);
+    expect(readFileSync(state.targetsFile, 'utf8')).toContain(`ports: ${state.devices.find((d) => d.id === 'hub')?.services.map((s) => s.port).join(',')}`);
     expect((await cli(['lab', 'down', '--dir', dir])).code).toBe(0);
   }, 120_000);
 
