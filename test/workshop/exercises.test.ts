@@ -74,28 +74,35 @@ describe('workshop exercises (docs/workshop)', () => {
     }
   });
 
-  for (const page of pages) {
-    it(page, async () => {
-      // A fresh participant: own config folder (so its own lab folder and signing key), own working folder.
-      const home = tmp('workshop-home-');
-      cwd = join(home, 'workshop');
-      mkdirSync(cwd);
-      env = { CI: '1', IOT_HARNESS_CONFIG_DIR: join(home, 'config'), PATH: `${bin}:${process.env.PATH ?? ''}` };
-      // The one change to the page's commands: this lab's aliases start at a random 127.x.y.z, so the
-      // suites running beside this one (the demo on 127.0.0.11) never see its devices.
-      const base = await allocHost([]);
-      for (const step of parseExercise(readFileSync(join(DOCS, page), 'utf8'))) {
-        const command = step.command.replace(/\biot-harness lab up\b/g, `iot-harness lab up --base-address ${base}`);
-        const r = await execa('bash', ['-c', command], { cwd, env, all: true, reject: false, timeout: 180_000 });
-        const output = squash(r.all ?? '');
-        expect(r.exitCode, `${page}: \`${step.command}\` exited ${r.exitCode}:\n${r.all ?? ''}`).toBe(0);
-        let at = 0;
-        for (const expected of step.expect) {
-          const next = findFrom(output, expected, at);
-          expect(next, `${page}: \`${step.command}\` did not print (in order) "${expected}":\n${r.all ?? ''}`).toBeGreaterThanOrEqual(0);
-          at = next;
-        }
+  /** Runs every command of a page as a fresh participant would, with `lab up` given `labFlags`. */
+  async function runPage(page: string, labFlags: string): Promise<void> {
+    // A fresh participant: own config folder (so its own lab folder and signing key), own working folder.
+    const home = tmp('workshop-home-');
+    cwd = join(home, 'workshop');
+    mkdirSync(cwd);
+    env = { CI: '1', IOT_HARNESS_CONFIG_DIR: join(home, 'config'), PATH: `${bin}:${process.env.PATH ?? ''}` };
+    for (const step of parseExercise(readFileSync(join(DOCS, page), 'utf8'))) {
+      // The one change to the page's commands: where the lab's devices live (see the callers).
+      const command = step.command.replace(/\biot-harness lab up\b/g, `iot-harness lab up ${labFlags}`);
+      const r = await execa('bash', ['-c', command], { cwd, env, all: true, reject: false, timeout: 180_000 });
+      const output = squash(r.all ?? '');
+      expect(r.exitCode, `${page}: \`${step.command}\` exited ${r.exitCode}:\n${r.all ?? ''}`).toBe(0);
+      let at = 0;
+      for (const expected of step.expect) {
+        const next = findFrom(output, expected, at);
+        expect(next, `${page}: \`${step.command}\` did not print (in order) "${expected}":\n${r.all ?? ''}`).toBeGreaterThanOrEqual(0);
+        at = next;
       }
-    }, 600_000);
+    }
   }
+
+  for (const page of pages) {
+    // Aliases from a random 127.x.y.z, so the suites running beside this one (the demo on
+    // 127.0.0.11) never see this lab's devices.
+    it(page, async () => runPage(page, `--base-address ${await allocHost([])}`), 600_000);
+  }
+
+  // Where there are no loopback aliases (macOS, Windows) every device shares 127.0.0.1 on its own
+  // ports; the pages must hold there too. The hardening exercise covers both kinds of run and diff.
+  it('04-harden-and-rerun.md, with every device on 127.0.0.1 as on macOS and Windows', async () => runPage('04-harden-and-rerun.md', '--no-aliases'), 600_000);
 });
