@@ -157,6 +157,7 @@ async function startDetached(dir: string, flags: FleetFlags): Promise<LabState> 
   const log = openSync(logPath(dir), 'w');
   const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'iot-harness.js'), ...serveArgs(dir, flags, token)], {
     detached: true,
+    windowsHide: true,
     stdio: ['ignore', log, log],
     env: { ...process.env, CI: '1' },
   });
@@ -188,7 +189,11 @@ async function stopLab(state: LabState): Promise<'stopped' | 'killed'> {
   process.kill(state.pid, 'SIGTERM');
   const deadline = Date.now() + STOP_DEADLINE_MS;
   while (Date.now() < deadline) {
-    if (!isAlive(state.pid)) return 'stopped';
+    if (!isAlive(state.pid)) {
+      // The lab removes its own state when it stops; where a signal cannot be caught (Windows), this does.
+      await rm(statePath(state.dir), { force: true });
+      return 'stopped';
+    }
     await sleep(100);
   }
   process.kill(state.pid, 'SIGKILL');
