@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { asText, byKey, defineAssessment, listText, serviceLabel } from './types.js';
+import { asText, byKey, defineAssessment, dtlsClosedToAnonymous, listText, serviceLabel } from './types.js';
 
 /** Services where access without a credential means control of the device, not only reading it. */
 const CONTROL = new Set(['telnet', 'ssh', 'http', 'https', 'ftp']);
@@ -25,9 +25,16 @@ export default defineAssessment({
       writable.push({ text: `${serviceLabel(o.value)}${o.value.path ? ` (${asText(o.value.path, '')})` : ''} gives a shell or management interface without any credential`, id: o.id });
     }
     if (writable.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(writable.map((w) => w.text))}.`, observations: writable.map((w) => w.id) };
-    // A CoAP endpoint counts only when the write test really ran (it is off under `write: false`).
-    const checked = [...byKey(observations, 'mqtt.anonymous'), ...byKey(observations, 'coap.access').filter((o) => o.value.writeTested === true), ...byKey(observations, 'credentials.tested'), ...byKey(observations, 'http.auth-challenge')];
+    // A CoAP endpoint counts only when the write test really ran (it is off under `write: false`), or
+    // when it sits behind DTLS that an anonymous client cannot get through.
+    const checked = [
+      ...byKey(observations, 'mqtt.anonymous'),
+      ...byKey(observations, 'coap.access').filter((o) => o.value.writeTested === true),
+      ...byKey(observations, 'coap.dtls').filter(dtlsClosedToAnonymous),
+      ...byKey(observations, 'credentials.tested'),
+      ...byKey(observations, 'http.auth-challenge'),
+    ];
     if (checked.length === 0) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: 'No management, messaging or CoAP service was checked for unauthenticated changes.', observations: [] };
-    return { verdict: 'PASS', basis: 'functional', rationale: `No unauthenticated write was accepted on the ${checked.length} checked interface(s) (MQTT publish, CoAP create, shells and admin interfaces).`, observations: checked.map((o) => o.id) };
+    return { verdict: 'PASS', basis: 'functional', rationale: `No unauthenticated write was accepted on the ${checked.length} checked interface(s) (MQTT publish, CoAP create or a DTLS handshake without the key, shells and admin interfaces).`, observations: checked.map((o) => o.id) };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Observation } from '../../harness/report-schema.js';
-import { asText, byKey, defineAssessment, listText, serviceLabel } from './types.js';
+import { asText, byKey, defineAssessment, dtlsOpenToAnonymous, listText, serviceLabel } from './types.js';
 
 const VERSION_ORDER = ['SSLv2', 'SSLv3', 'TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 /** Protocols that carry credentials, commands or device data, and have no encryption of their own. */
@@ -8,7 +8,13 @@ const CLEARTEXT_ALWAYS = new Set(['telnet', 'ftp', 'mqtt', 'coap']);
 /** Plain protocols that are fine for public content and a failure for management or private data. */
 const CLEARTEXT_IF_MANAGED = new Set(['http', 'rtsp']);
 /** Protocols with their own cryptography that this assessment does not grade. */
-const OWN_CRYPTO = new Set(['ssh', 'coaps', 'dtls']);
+const OWN_CRYPTO = new Set(['ssh']);
+/** CoAP over DTLS: graded from the coap-access probe's handshake (`coap.dtls`). */
+const DTLS = new Set(['coaps', 'dtls']);
+/** DTLS versions below 1.2 (DTLS 1.0 is TLS 1.1's datagram twin). */
+const OLD_DTLS = new Set(['DTLSv1.0']);
+/** Suite names that are weak whatever the version. */
+const WEAK_SUITE = /NULL|EXPORT|anon|RC4|3DES|_DES_/i;
 
 type Finding = { level: 'fail' | 'inconclusive'; service: string; port: number; reason: string; obs: string[] };
 
@@ -48,6 +54,8 @@ export default defineAssessment({
     const ciphers = byKey(observations, 'tls.ciphers');
     const certs = byKey(observations, 'tls.certificate');
     const cleartext = byKey(observations, 'cleartext.auth');
+    const dtls = byKey(observations, 'coap.dtls');
+    const dtlsOk: string[] = [];
     const challenges = [...byKey(observations, 'http.auth-challenge'), ...byKey(observations, 'rtsp.auth-challenge')];
     const none = byKey(observations, 'auth.none');
     const anchors = (declaration?.trustAnchors.length ?? 0) > 0;
@@ -61,7 +69,7 @@ export default defineAssessment({
       const v = svc.value;
       const label = serviceLabel(v);
       const protocol = String(v.protocol);
-      if (v.tls === true && !OWN_CRYPTO.has(protocol)) {
+      if (v.tls === true && !OWN_CRYPTO.has(protocol) && !DTLS.has(protocol)) {
         const ver = at(versions, v.port);
         if (!ver) {
           findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: `speaks TLS but its versions were not probed`, obs: [svc.id] });
@@ -89,6 +97,21 @@ export default defineAssessment({
         if (findings.length === before) protectedOk.push(`${label} (${strings(ver.value.offered).join('+')})`);
         continue;
       }
+      if (DTLS.has(protocol)) {
+        const handshake = at(dtls, v.port);
+        const version = asText(handshake?.value.version, '');
+        const suite = asText(handshake?.value.cipherSuite, '');
+        if (!handshake || version === '') {
+          findings.push({ level: 'inconclusive', service: label, port: Number(v.port), reason: 'speaks DTLS, but no handshake completed (declare its PSK as coap.psk) so its version and suite are unknown', obs: [svc.id, ...(handshake ? [handshake.id] : [])] });
+          continue;
+        }
+        const before = findings.length;
+        if (OLD_DTLS.has(version)) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `negotiates ${version}`, obs: [handshake.id] });
+        if (WEAK_SUITE.test(suite)) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `negotiates the weak suite ${suite}`, obs: [handshake.id] });
+        if (dtlsOpenToAnonymous(handshake)) findings.push({ level: 'fail', service: label, port: Number(v.port), reason: 'completes a DTLS handshake without the right key', obs: [handshake.id] });
+        if (findings.length === before) dtlsOk.push(`${label} (${version}, ${suite})`);
+        continue;
+      }
       if (OWN_CRYPTO.has(protocol)) continue;
       if (CLEARTEXT_ALWAYS.has(protocol)) {
         findings.push({ level: 'fail', service: label, port: Number(v.port), reason: `carries its traffic without TLS`, obs: [svc.id] });
@@ -107,12 +130,14 @@ export default defineAssessment({
     if (fails.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${describe(fails)}.`, observations: [...new Set(fails.flatMap((f) => f.obs))] };
     const open = findings.filter((f) => f.level === 'inconclusive');
     if (open.length) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: `No weak cryptography found, but ${describe(open)}.`, observations: [...new Set(open.flatMap((f) => f.obs))] };
-    if (protectedOk.length === 0) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: 'No service carrying data was found to assess.', observations: services.map((s) => s.id) };
+    if (protectedOk.length + dtlsOk.length === 0) return { verdict: 'INCONCLUSIVE', basis: 'functional', rationale: 'No service carrying data was found to assess.', observations: services.map((s) => s.id) };
+    const tlsText = protectedOk.length ? `Every TLS service offers only ${params.minVersion} or newer with no weak suite and a sound certificate: ${listText(protectedOk)}.` : '';
+    const dtlsText = dtlsOk.length ? `Every DTLS service negotiates DTLS 1.2 or newer with a strong suite and refuses a handshake without the right key: ${listText(dtlsOk)}.` : '';
     return {
       verdict: 'PASS',
       basis: 'functional',
-      rationale: `Every TLS service offers only ${params.minVersion} or newer with no weak suite and a sound certificate: ${listText(protectedOk)}.`,
-      observations: [...versions, ...ciphers, ...certs].map((o) => o.id),
+      rationale: [tlsText, dtlsText].filter((t) => t !== '').join(' '),
+      observations: [...versions, ...ciphers, ...certs, ...dtls].map((o) => o.id),
     };
   },
 });

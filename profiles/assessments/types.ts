@@ -53,3 +53,20 @@ export function listText(items: readonly string[], max = 4): string {
   if (rest > 0) return `${shown.join(', ')} and ${rest} more`;
   return `${shown.slice(0, -1).join(', ')} and ${shown.at(-1) ?? ''}`;
 }
+
+/** How a DTLS handshake with a missing or wrong key ended, when the device refused it. */
+const DTLS_REFUSED = new Set(['alert', 'rejected-without-answer']);
+
+/**
+ * A `coap.dtls` observation whose port refused both a handshake without a key and one with a wrong
+ * key: an anonymous client cannot get in there.
+ */
+export function dtlsClosedToAnonymous(o: Observation): boolean {
+  return DTLS_REFUSED.has(asText(o.value.noPsk, '')) && DTLS_REFUSED.has(asText(o.value.wrongPsk, ''));
+}
+
+/** A `coap.dtls` observation whose port completed a handshake without the right key. */
+export function dtlsOpenToAnonymous(o: Observation): boolean {
+  return o.value.noPsk === 'accepted' || o.value.wrongPsk === 'accepted';
+}
+

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { dtls } from 'node-dtls-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,6 +18,7 @@ import { allocHost } from '../peers/alias.js';
 import { buildCoapGet, coapGet, parseCoapResponse } from '../peers/coap.js';
 import { requireBinary } from '../peers/daemon.js';
 import { runProbe } from '../probes/run-probe.js';
+import { judgeDevice } from './judge.js';
 
 // Real peers only: libcoap's clients (Debian libcoap3-bin), node-dtls-client, and the harness probe.
 const FAST = { timeoutMs: 400, retries: 0, handshakeTimeoutMs: 1000 };
@@ -289,3 +291,16 @@ describe('sensor device', () => {
     expect((await libcoap(['-m', 'put', '-e', 'x', url('/mine')], psk)).stderr).toContain('4.04');
   });
 });
+
+describe('sensor, judged by the harness (EN 303 645)', () => {
+  it('weak fails cleartext CoAP, open access and open configuration; hardened DTLS-only passes them', async () => {
+    const verdicts = async (mode: DeviceMode): Promise<Record<string, string>> => {
+      const { device } = await startSensor(mode);
+      const target = await judgeDevice(device, join(tmp(`sensor-${mode}-run-`), 'run'));
+      return Object.fromEntries(target.verdicts.filter((v) => ['5.5-1', '5.5-4', '5.5-5', '5.6-2'].includes(v.provision)).map((v) => [v.provision, v.verdict]));
+    };
+    expect(await verdicts('weak')).toEqual({ '5.5-1': 'FAIL', '5.5-4': 'FAIL', '5.5-5': 'FAIL', '5.6-2': 'FAIL' });
+    expect(await verdicts('hardened')).toEqual({ '5.5-1': 'PASS', '5.5-4': 'PASS', '5.5-5': 'PASS', '5.6-2': 'PASS' });
+  });
+});
+

@@ -46,6 +46,12 @@ describe('authenticated-configuration (5.5-5)', () => {
     // A CoAP endpoint whose write test did not run is not evidence of protection.
     expect(config.assess({ observations: [coap({ writeTested: false })] }, p).verdict).toBe('INCONCLUSIVE');
   });
+  it('counts CoAP behind DTLS that refuses a missing and a wrong key as checked', () => {
+    const closed = obs('coap.dtls', { port: 5684, noPsk: 'alert', wrongPsk: 'rejected-without-answer' });
+    expect(config.assess({ observations: [coap({ port: 5684, secure: true, writeTested: false }), closed] }, p)).toMatchObject({ verdict: 'PASS', observations: [closed.id] });
+    // A handshake that timed out proves nothing.
+    expect(config.assess({ observations: [obs('coap.dtls', { port: 5684, noPsk: 'no-answer', wrongPsk: 'alert' })] }, p).verdict).toBe('INCONCLUSIVE');
+  });
   it('is INCONCLUSIVE when nothing was checked', () => {
     expect(config.assess({ observations: [svc(80, 'http')] }, p).verdict).toBe('INCONCLUSIVE');
   });
@@ -62,5 +68,13 @@ describe('limited-disclosure (5.6-2)', () => {
     expect(disclosure.assess({ observations: [coap({ discovery: ['/sensors/temp'] })] }, p).verdict).toBe('INCONCLUSIVE');
     expect(disclosure.assess({ observations: [mqttAnon({}), coap({ secure: true, discovery: ['/config'] })] }, p).verdict).toBe('PASS');
     expect(disclosure.assess({ observations: [] }, p).rationale).toMatch(/mDNS, SSDP and UPnP records are not probed/);
+  });
+  it('discovery behind DTLS is private only while the handshake refuses a client without the key', () => {
+    const discovery = coap({ port: 5684, secure: true, discovery: ['/config'] });
+    const closed = obs('coap.dtls', { port: 5684, noPsk: 'alert', wrongPsk: 'alert' });
+    expect(disclosure.assess({ observations: [discovery, closed] }, p).verdict).toBe('PASS');
+    expect(disclosure.assess({ observations: [closed] }, p).verdict).toBe('PASS');
+    const open = obs('coap.dtls', { port: 5684, noPsk: 'accepted', wrongPsk: 'alert' });
+    expect(disclosure.assess({ observations: [discovery, open] }, p)).toMatchObject({ verdict: 'FAIL', rationale: 'CoAP discovery on udp/5684 lists /config to anyone.' });
   });
 });

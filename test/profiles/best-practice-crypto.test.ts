@@ -60,4 +60,21 @@ describe('best-practice-crypto (5.5-1)', () => {
     expect(crypto.assess({ observations: [svc(443, 'https', true)] }, params).verdict).toBe('INCONCLUSIVE');
     expect(crypto.assess({ observations: [svc(443, 'https', true), svc(23, 'telnet')] }, params).verdict).toBe('FAIL');
   });
+
+  it('grades CoAP over DTLS from its handshake: DTLS 1.2 with an AEAD suite that refuses other keys PASSes; old, weak or keyless FAILs; no handshake is INCONCLUSIVE', () => {
+    const coaps = (): Observation => obs('service.open', { port: 5684, transport: 'udp', protocol: 'coaps', tls: true });
+    const dtls = (value: Record<string, unknown>): Observation =>
+      obs('coap.dtls', { port: 5684, version: 'DTLSv1.2', cipherSuite: 'TLS_PSK_WITH_AES_128_CCM_8', declaredPsk: true, pskAccepted: true, noPsk: 'alert', wrongPsk: 'rejected-without-answer', ...value });
+    const good = crypto.assess({ observations: [coaps(), dtls({})] }, params);
+    expect(good).toMatchObject({ verdict: 'PASS', rationale: 'Every DTLS service negotiates DTLS 1.2 or newer with a strong suite and refuses a handshake without the right key: coaps on udp/5684 (DTLSv1.2, TLS_PSK_WITH_AES_128_CCM_8).' });
+    // Beside TLS, both sentences.
+    expect(crypto.assess({ observations: [...sound(443), coaps(), dtls({})], declaration: anchored }, params).rationale).toMatch(/^Every TLS service .*\. Every DTLS service .*\.$/);
+    const old = crypto.assess({ observations: [coaps(), dtls({ version: 'DTLSv1.0', cipherSuite: 'TLS_PSK_WITH_3DES_EDE_CBC_SHA' })] }, params);
+    expect(old).toMatchObject({ verdict: 'FAIL', rationale: 'coaps on udp/5684: negotiates DTLSv1.0, negotiates the weak suite TLS_PSK_WITH_3DES_EDE_CBC_SHA.' });
+    expect(crypto.assess({ observations: [coaps(), dtls({ wrongPsk: 'accepted' })] }, params)).toMatchObject({ verdict: 'FAIL', rationale: 'coaps on udp/5684: completes a DTLS handshake without the right key.' });
+    // Without the declared PSK no handshake completes: nothing to grade, and plain CoAP beside it still fails.
+    const unknown = crypto.assess({ observations: [coaps(), dtls({ version: null, cipherSuite: null, declaredPsk: false, pskAccepted: null })] }, params);
+    expect(unknown).toMatchObject({ verdict: 'INCONCLUSIVE', rationale: expect.stringMatching(/coaps on udp\/5684: speaks DTLS, but no handshake completed \(declare its PSK as coap\.psk\)/) as unknown });
+    expect(crypto.assess({ observations: [coaps(), dtls({}), obs('service.open', { port: 5683, transport: 'udp', protocol: 'coap', tls: false })] }, params).verdict).toBe('FAIL');
+  });
 });
