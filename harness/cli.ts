@@ -80,6 +80,7 @@ export function buildRunConfig(flags: RunFlags): RunConfig {
     (targets[0] as TargetRequest).declarationPath = flags.declaration;
   }
   if (flags.targets !== undefined) targets.push(...readTargetsFile(flags.targets));
+  if (flags.labDir !== undefined && flags.lab === undefined) throw new ConfigError('--lab-dir goes with --lab: add --lab (every device) or --lab camera,hub');
   if (flags.lab !== undefined) targets.push(...labTargets(flags.lab === true ? undefined : flags.lab, flags.labDir));
   if (targets.length === 0) throw new ConfigError('no targets: give --target ADDR (repeatable), --targets FILE or --lab');
   const exclude: PortSet = flags.excludePorts ? parseExcludePorts(flags.excludePorts) : { tcp: [], udp: [] };

@@ -50,6 +50,9 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
   // Declarations live in the run folder, so the report's declaration paths stay valid after the demo.
   const declarations = join(outDir, 'declarations');
   const lab = readLabStatus(options.labDir ?? defaultLabDir());
+  if (!lab.up && options.labDir !== undefined) {
+    throw new ConfigError(`--lab-dir ${options.labDir}: no lab is running there; start one with \`iot-harness lab up --dir ${options.labDir}\`, or leave --lab-dir out and the demo starts its own devices`);
+  }
   let targets: TargetRequest[];
   let stop = (): Promise<void> => Promise.resolve();
   if (lab.up) {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEVICE_MODES, type DeviceMode } from '../lab/device.js';
-import { LAB_DEVICES, startFleet } from '../lab/fleet.js';
-import { declarationsDir, defaultLabDir, isAlive, type LabState, logPath, newToken, ownPorts, readLabStatus, statePath, writeLabState } from '../lab/state.js';
+import { LAB_DEVICES, type RunningFleet, startFleet } from '../lab/fleet.js';
+import { claimLabDir, currentOwner, ownerRuns, prepareLabDir, releaseLabDir } from '../lab/lock.js';
+import { declarationsDir, defaultLabDir, type LabState, logPath, newToken, ownPorts, readLabStatus, writeLabState } from '../lab/state.js';
 import { ConfigError, HarnessError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseExcludePorts, parsePorts } from './ports.js';
@@ -85,6 +86,9 @@ export function labTargets(ids: string | undefined, dir: string | undefined): Ta
   }));
 }
 
+/** A path as a shell argument: double quotes when it holds spaces or other specials (bash, cmd and PowerShell all take those). */
+const arg = (path: string): string => (/^[\w@%+=:,./\\-]+$/.test(path) ? path : `"${path}"`);
+
 /** The lab as a newcomer reads it: what runs where, and the commands to probe and stop it. */
 export function describeLab(state: LabState): string {
   const lines = [
@@ -95,15 +99,15 @@ export function describeLab(state: LabState): string {
   for (const d of state.devices) {
     lines.push(`  ${d.id.padEnd(idWidth)}  ${d.mode.padEnd(8)}  ${d.address.padEnd(11)}  ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
   }
-  const dirFlag = state.dir === defaultLabDir() ? '' : ` --lab-dir ${state.dir}`;
+  const dirFlag = state.dir === defaultLabDir() ? '' : ` --lab-dir ${arg(state.dir)}`;
   lines.push('', `Declarations: ${join(state.dir, 'declarations')}`, '', 'Probe every device (or any tool you like, at the addresses above):', `  iot-harness run --lab${dirFlag}`);
   const first = state.devices[0];
   if (first) {
     const ports = ` --ports ${ownPorts(first)}`;
-    lines.push('Probe one device:', `  iot-harness run --lab ${first.id}${dirFlag}`, `  iot-harness run --target ${first.address} --declaration ${first.declarationPath}${ports}`);
-    lines.push('All of them with a targets file:', `  iot-harness run --targets ${state.targetsFile}`);
+    lines.push('Probe one device:', `  iot-harness run --lab ${first.id}${dirFlag}`, `  iot-harness run --target ${first.address} --declaration ${arg(first.declarationPath)}${ports}`);
+    lines.push('All of them with a targets file:', `  iot-harness run --targets ${arg(state.targetsFile)}`);
   }
-  lines.push('Stop it:', `  iot-harness lab down${state.dir === defaultLabDir() ? '' : ` --dir ${state.dir}`}`);
+  lines.push('Stop it:', `  iot-harness lab down${state.dir === defaultLabDir() ? '' : ` --dir ${arg(state.dir)}`}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -120,21 +124,26 @@ function lastLines(file: string, count: number): string {
  * process `lab up` starts) and of `lab up --foreground`.
  */
 async function serve(dir: string, flags: FleetFlags, token: string, onReady: (state: LabState) => void): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  // A fresh set of declarations: files of an earlier lab (another mode's keys) must not linger.
-  await rm(declarationsDir(dir), { recursive: true, force: true });
-  const fleet = await startFleet({ dir: declarationsDir(dir), ...fleetOptions(flags) });
+  const owner = currentOwner(token);
+  // Exactly one lab per folder: of two `lab up` at once, the second stops here (exit 2).
+  claimLabDir(dir, owner);
   const stopped = new Promise<NodeJS.Signals>((done) => {
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
+  let fleet: RunningFleet | undefined;
   try {
-    onReady(await writeLabState(dir, fleet, token));
+    // A fresh set of declarations: files of an earlier lab (another mode's keys) must not linger.
+    await rm(declarationsDir(dir), { recursive: true, force: true });
+    fleet = await startFleet({ dir: declarationsDir(dir), ...fleetOptions(flags) });
+    onReady(await writeLabState(dir, fleet, owner));
     const signal = await stopped;
     process.stdout.write(`lab: ${signal}: stopping\n`);
   } finally {
-    await rm(statePath(dir), { force: true });
-    await fleet.stop();
+    // Both, whatever happens to the other: a lab that cannot remove its state still closes its servers.
+    const results = await Promise.allSettled([Promise.resolve().then(() => releaseLabDir(dir, token, ['lab.json'])), fleet?.stop()]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) process.stderr.write(`lab: stopping: ${String(failed.reason)}\n`);
   }
   // Nothing should outlive the servers; if a stray handle does, it must not keep the lab process up.
   setTimeout(() => process.exit(0), 2000).unref();
@@ -152,7 +161,7 @@ function serveArgs(dir: string, flags: FleetFlags, token: string): string[] {
 
 /** Starts `lab serve` detached, waits until it has written lab.json (or died), returns the state. */
 async function startDetached(dir: string, flags: FleetFlags): Promise<LabState> {
-  await mkdir(dir, { recursive: true });
+  prepareLabDir(dir);
   const token = newToken();
   const log = openSync(logPath(dir), 'w');
   const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'iot-harness.js'), ...serveArgs(dir, flags, token)], {
@@ -178,26 +187,39 @@ async function startDetached(dir: string, flags: FleetFlags): Promise<LabState> 
       throw exitCode === 2 ? new ConfigError(message) : new HarnessError('E_LAB', `lab: the lab process stopped while starting (log: ${logPath(dir)}):\n${message}`);
     }
     if (Date.now() > deadline) {
-      if (child.pid !== undefined && isAlive(child.pid)) process.kill(child.pid, 'SIGTERM');
+      if (child.pid !== undefined) signal(child.pid, 'SIGTERM');
       throw new HarnessError('E_LAB', `lab: the devices did not start within ${START_DEADLINE_MS / 1000} s; see ${logPath(dir)}`);
     }
     await sleep(100);
   }
 }
 
+/** Sends a signal; false when the process is already gone. */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
 async function stopLab(state: LabState): Promise<'stopped' | 'killed'> {
-  process.kill(state.pid, 'SIGTERM');
+  const done = (): 'stopped' => {
+    // The lab removes its own state when it stops; where a signal cannot be caught (Windows), this does.
+    releaseLabDir(state.dir, state.token, ['lab.json']);
+    return 'stopped';
+  };
+  if (!signal(state.pid, 'SIGTERM')) return done();
   const deadline = Date.now() + STOP_DEADLINE_MS;
   while (Date.now() < deadline) {
-    if (!isAlive(state.pid)) {
-      // The lab removes its own state when it stops; where a signal cannot be caught (Windows), this does.
-      await rm(statePath(state.dir), { force: true });
-      return 'stopped';
-    }
+    // ownerRuns, not a bare PID check: an exited lab that nobody reaped (a zombie) has stopped.
+    if (!ownerRuns(state)) return done();
     await sleep(100);
   }
-  process.kill(state.pid, 'SIGKILL');
-  await rm(statePath(state.dir), { force: true });
+  if (ownerRuns(state)) signal(state.pid, 'SIGKILL');
+  releaseLabDir(state.dir, state.token, ['lab.json']);
   return 'killed';
 }
 

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { configDir } from '../harness/signing-key.js';
 import { LabError } from './errors.js';
+import { type LabOwner, ownerRuns } from './lock.js';
 import type { RunningFleet } from './fleet.js';
 
 /**
@@ -27,8 +28,10 @@ const ServiceSchema = z.object({
 const StateSchema = z.object({
   schema: z.literal(LAB_STATE_SCHEMA),
   pid: z.number().int().positive(),
-  /** Random per start; the lab process carries it on its command line, so a reused PID is not mistaken for it. */
+  /** Random per start: which lab.json (and lab.lock) belongs to which lab process. */
   token: z.string().min(8),
+  /** The lab process's start time where /proc shows it (see lab/lock.ts): a reused PID is not the lab. */
+  procStart: z.string().optional(),
   startedAt: z.string(),
   usesAliases: z.boolean(),
   dir: z.string(),
@@ -62,32 +65,6 @@ export function newToken(): string {
   return randomBytes(9).toString('base64url');
 }
 
-/** Whether a process with this PID exists (signal 0 checks without sending anything). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Whether `pid` is the lab process that wrote the state: alive, and, where /proc shows command lines
- * (Linux), started with this state's token.
- */
-export function isLabProcess(state: LabState): boolean {
-  if (!isAlive(state.pid)) return false;
-  const cmdline = `/proc/${state.pid}/cmdline`;
-  if (!existsSync(cmdline)) return true;
-  try {
-    return readFileSync(cmdline, 'utf8').split('\0').includes(state.token);
-  } catch {
-    return true;
-  }
-}
-
 export type LabStatus = { up: true; state: LabState } | { up: false; stale?: LabState };
 
 /**
@@ -107,7 +84,7 @@ export function readLabStatus(dir: string): LabStatus {
       cause: error,
     });
   }
-  if (isLabProcess(state)) return { up: true, state };
+  if (ownerRuns(state)) return { up: true, state };
   rmSync(file, { force: true });
   return { up: false, stale: state };
 }
@@ -135,7 +112,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
  * Writes targets.yaml, then lab.json (last, atomically: its appearance is the "ready" signal `lab up`
  * waits for).
  */
-export async function writeLabState(dir: string, fleet: RunningFleet, token: string): Promise<LabState> {
+export async function writeLabState(dir: string, fleet: RunningFleet, owner: LabOwner): Promise<LabState> {
   const targetsFile = join(dir, 'targets.yaml');
   const targets = fleet.devices.map((d) => ({
     name: d.id,
@@ -147,8 +124,9 @@ export async function writeLabState(dir: string, fleet: RunningFleet, token: str
   await writeAtomically(targetsFile, header + stringify({ targets }));
   const state: LabState = {
     schema: LAB_STATE_SCHEMA,
-    pid: process.pid,
-    token,
+    pid: owner.pid,
+    token: owner.token,
+    ...(owner.procStart === undefined ? {} : { procStart: owner.procStart }),
     startedAt: new Date().toISOString(),
     usesAliases: fleet.usesAliases,
     dir,

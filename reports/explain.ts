@@ -52,6 +52,10 @@ export function explainProvision(run: RunModel, query: ExplainQuery, runDir: str
   if (targets.length === 0) {
     throw new ConfigError(`--target: no target "${query.target ?? ''}" in this run; it has ${run.report.targets.map((t) => t.id).join(', ')}`);
   }
+  const schemes: string[] = [...new Set(run.report.targets.flatMap((t) => t.verdicts.map((v) => v.scheme)))];
+  if (query.scheme !== undefined && !schemes.includes(query.scheme)) {
+    throw new ConfigError(`--scheme: this run has no verdicts for "${query.scheme}"; it has ${schemes.join(', ')}`);
+  }
   const byId = new Map(run.evidence.map((e) => [e.id, e]));
   const out: string[] = [];
   for (const target of targets) {

@@ -2,7 +2,7 @@ import { Aedes, type AuthenticateError } from 'aedes';
 import type { EventEmitter } from 'node:events';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureVersion } from 'node:tls';
-import { isAccepted, type Credential } from './credentials.js';
+import { isAccepted, Lockout, type LockoutPolicy, type Credential } from './credentials.js';
 import { debug, dropOnError, listen, type ListenOptions, type RunningServer } from './listen.js';
 
 export interface MqttOptions extends ListenOptions {
@@ -25,7 +25,7 @@ export interface MqttOptions extends ListenOptions {
    * to protect), so a sweep of other vendors' defaults runs to its end and only a guesser at a real
    * account meets the lock. This also keeps the failure table as small as the account list.
    */
-  lockout?: { afterFailures: number; forMs: number };
+  lockout?: LockoutPolicy;
 }
 
 // CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), which aedes passes through from `authenticate`.
@@ -51,25 +51,20 @@ function publishRetained(broker: Aedes, topic: string, payload: string): Promise
  * wrong pair gets 4 (bad username or password).
  */
 export async function startMqttServer(options: MqttOptions): Promise<RunningServer> {
-  const { credentials, lockout } = options;
-  const failures = new Map<string, { count: number; lockedUntil: number }>();
+  const { credentials } = options;
+  const lockout = new Lockout(options.lockout, credentials ?? []);
   const broker = await Aedes.createBroker({
     // A half-open client must not hold a lab device's slot for aedes' default 30 s.
     connectTimeout: 10_000,
     authenticate(_client, username, password, done) {
       if (!credentials) return done(null, true);
       if (username === undefined || password === undefined) return done(authError('credentials required', NOT_AUTHORIZED), false);
-      const record = failures.get(username) ?? { count: 0, lockedUntil: 0 };
-      if (lockout && record.lockedUntil > Date.now()) return done(authError('locked out: too many failed logins', SERVER_UNAVAILABLE), false);
+      if (lockout.lockedFor(username) > 0) return done(authError('locked out: too many failed logins', SERVER_UNAVAILABLE), false);
       if (!isAccepted(credentials, username, password.toString('utf8'))) {
-        if (credentials.some((c) => c.username === username)) {
-          record.count++;
-          if (lockout && record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
-          failures.set(username, record);
-        }
+        lockout.failed(username);
         return done(authError('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       }
-      failures.delete(username);
+      lockout.succeeded(username);
       return done(null, true);
     },
   });

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureVersion } from 'node:tls';
-import { isAccepted, parseBasicAuth, type Credential } from './credentials.js';
+import { isAccepted, Lockout, type LockoutPolicy, parseBasicAuth, type Credential } from './credentials.js';
 import { debug, dropOnError, listen, type ListenOptions, type RunningServer } from './listen.js';
 
 /** The device's web admin app, served the same over HTTP and HTTPS. */
@@ -28,7 +28,7 @@ export interface WebAppOptions {
    * device has an account for are counted: there is nothing to lock behind any other name, and a
    * scan trying `root` or `admin` must not lock the owner out of a per-device account.
    */
-  lockout?: { afterFailures: number; forMs: number };
+  lockout?: LockoutPolicy;
 }
 
 /** A file the web server serves as is. */
@@ -65,9 +65,7 @@ export function webApp(options: WebAppOptions): (req: IncomingMessage, res: Serv
     res.writeHead(status, { ...baseHeaders, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...extra });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   };
-  const { lockout } = options;
-  // Keyed by account name, and only for accounts the device has: bounded by the credential list.
-  const failures = new Map<string, { count: number; lockedUntil: number }>();
+  const lockout = new Lockout(options.lockout, options.credentials ?? []);
 
   return (req, res) => {
     // Request bodies are never read: drain them so a large POST costs nothing but bandwidth.
@@ -80,23 +78,17 @@ export function webApp(options: WebAppOptions): (req: IncomingMessage, res: Serv
     }
     if (options.credentials) {
       const given = parseBasicAuth(req.headers.authorization);
-      const account = given && options.credentials.some((c) => c.username === given.username) ? given.username : undefined;
-      const record = account === undefined ? undefined : (failures.get(account) ?? { count: 0, lockedUntil: 0 });
-      if (lockout && record && record.lockedUntil > Date.now()) {
-        const retryAfter = String(Math.ceil((record.lockedUntil - Date.now()) / 1000));
-        send(res, 429, '<h1>429 Too many failed logins: try again later</h1>', { 'Retry-After': retryAfter });
+      const lockedFor = given ? lockout.lockedFor(given.username) : 0;
+      if (lockedFor > 0) {
+        send(res, 429, '<h1>429 Too many failed logins: try again later</h1>', { 'Retry-After': String(Math.ceil(lockedFor / 1000)) });
         return;
       }
       if (!given || !isAccepted(options.credentials, given.username, given.password)) {
-        if (lockout && account !== undefined && record) {
-          record.count++;
-          if (record.count >= lockout.afterFailures) record.lockedUntil = Date.now() + lockout.forMs;
-          failures.set(account, record);
-        }
+        if (given) lockout.failed(given.username);
         send(res, 401, '<h1>401 Unauthorized</h1>', { 'WWW-Authenticate': `Basic realm="${options.realm ?? options.title}"` });
         return;
       }
-      if (account !== undefined) failures.delete(account);
+      lockout.succeeded(given.username);
     }
     if (path === '/' || path === '/index.html') {
       const title = escapeHtml(options.title);

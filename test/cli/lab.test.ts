@@ -6,7 +6,9 @@ import { ReportSchema } from '../../harness/report-schema.js';
 import { LAB_DEVICES } from '../../lab/fleet.js';
 import type { LabState } from '../../lab/state.js';
 import { allocHost } from '../peers/alias.js';
-import { cli, tmp } from './helpers.js';
+import { BIN, cli, tmp } from './helpers.js';
+import { execa } from 'execa';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // Every lab this file starts has its own folder and its own aliases, so no other suite (the demo on
 // 127.0.0.11, the workshop exercises) ever sees these devices, nor these tests theirs.
@@ -152,4 +154,53 @@ describe('iot-harness lab up | status | down', () => {
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/lab\.json: not a lab state file .* if no lab is running, delete it/);
   });
+
+  it('--foreground keeps the lab in the terminal, where status sees it and down stops it', async () => {
+    const dir = tmp('lab-fg-');
+    started.push(dir);
+    const fg = execa('node', [BIN, 'lab', 'up', '--foreground', '--dir', dir, '--devices', 'camera', '--base-address', await allocHost([])], { reject: false, env: { CI: '1' } });
+    let out = '';
+    fg.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    for (let i = 0; i < 300 && !out.includes('Ctrl-C stops the lab'); i++) await sleep(100);
+    expect(out).toMatch(/The lab is up \(pid \d+/);
+    const status = await cli(['lab', 'status', '--dir', dir]);
+    expect(status.code).toBe(0);
+    const down = await cli(['lab', 'down', '--dir', dir]);
+    expect(down.stdout).toMatch(/The lab is down \(1 devices stopped\)/);
+    const ended = await fg;
+    expect(ended.exitCode).toBe(0);
+    expect(existsSync(join(dir, 'lab.json'))).toBe(false);
+  }, 60_000);
+
+  it('of two lab up at once in one folder, one starts and the other is refused: nothing is left running', async () => {
+    const dir = tmp('lab-race-');
+    started.push(dir);
+    const [a, b] = [await allocHost([]), await allocHost([])];
+    const results = await Promise.all([a, b].map((base) => cli(['lab', 'up', '--dir', dir, '--devices', 'camera', '--base-address', base])));
+    expect(results.map((r) => r.code).sort()).toEqual([0, 2]);
+    expect(results.find((r) => r.code === 2)?.stderr).toMatch(/already up|another lab is running or starting in/);
+    expect((await cli(['lab', 'down', '--dir', dir])).code).toBe(0);
+    for (const base of [a, b]) for (const port of [23, 2323]) expect(await accepts(base, port)).toBe(false);
+    expect((await cli(['lab', 'status', '--dir', dir])).code).toBe(3);
+  }, 60_000);
+
+  it('never takes over a folder holding other files, nor a file; --lab-dir needs a lab', async () => {
+    const project = tmp('lab-project-');
+    writeFileSync(join(project, 'targets.yaml'), 'targets: [{ address: 192.168.50.20 }]\n');
+    const refused = await cli(['lab', 'up', '--dir', project]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/already holds files that are not a lab's; give an empty or new folder with --dir \(nothing was changed\)/);
+    expect(readFileSync(join(project, 'targets.yaml'), 'utf8')).toBe('targets: [{ address: 192.168.50.20 }]\n');
+    const file = join(project, 'targets.yaml');
+    const notDir = await cli(['lab', 'up', '--dir', file]);
+    expect(notDir.code).toBe(2);
+    expect(notDir.stderr).toMatch(/is a file; give a folder for the lab/);
+    const stray = await cli(['run', '--lab-dir', project, '--target', '127.0.0.1', '--ports', '9']);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/--lab-dir goes with --lab/);
+    const demo = await cli(['demo', '--lab-dir', tmp('lab-none-')]);
+    expect(demo.code).toBe(2);
+    expect(demo.stderr).toMatch(/no lab is running there/);
+  });
 });
+

@@ -1,7 +1,8 @@
 import { connect as netConnect, createServer } from 'node:net';
 import ssh2 from 'ssh2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LabError } from '../../lab/errors.js';
+import { Lockout } from '../../lab/servers/credentials.js';
 import { RESERVED_PORTS, type RunningServer } from '../../lab/servers/listen.js';
 import { startMqttServer } from '../../lab/servers/mqtt.js';
 import { startRtspServer } from '../../lab/servers/rtsp.js';
@@ -147,6 +148,25 @@ describe('mqtt server with credentials', () => {
     expect(await mqttConnack(at(), mqttConnectPacket('c', { username: 'u', password: 'p' }))).toBe(3);
     // Other accounts are not locked out by someone guessing at `u`.
     expect(await mqttConnack(at(), mqttConnectPacket('d', { username: 'v', password: 'q' }))).toBe(0);
+  });
+
+  it('after a lock expires, the count starts again: one more wrong password does not lock at once', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const lockout = new Lockout({ afterFailures: 2, forMs: 60_000 }, [{ username: 'u', password: 'p' }]);
+      lockout.failed('u');
+      expect(lockout.lockedFor('u')).toBe(0);
+      lockout.failed('u');
+      expect(lockout.lockedFor('u')).toBe(60_000);
+      vi.advanceTimersByTime(60_001);
+      expect(lockout.lockedFor('u')).toBe(0);
+      lockout.failed('u');
+      expect(lockout.lockedFor('u')).toBe(0);
+      lockout.failed('u');
+      expect(lockout.lockedFor('u')).toBeGreaterThan(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('never locks a username it does not have, so a sweep of other defaults runs to its end', async () => {
