@@ -90,7 +90,7 @@ export function labTargets(ids: string | undefined, dir: string | undefined): Ta
 const arg = (path: string): string => (/^[\w@%+=:,./\\-]+$/.test(path) ? path : `"${path}"`);
 
 /** The lab as a newcomer reads it: what runs where, and the commands to probe and stop it. */
-export function describeLab(state: LabState): string {
+export function describeLab(state: LabState, options: { weaknesses?: boolean } = {}): string {
   const lines = [
     `The lab is up (pid ${state.pid}, since ${state.startedAt}): ${state.devices.length} simulated devices${state.usesAliases ? '' : ', sharing 127.0.0.1 on distinct ports (no loopback aliases here)'}.`,
     '',
@@ -98,6 +98,7 @@ export function describeLab(state: LabState): string {
   const idWidth = Math.max(...state.devices.map((d) => d.id.length));
   for (const d of state.devices) {
     lines.push(`  ${d.id.padEnd(idWidth)}  ${d.mode.padEnd(8)}  ${d.address.padEnd(11)}  ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
+    if (options.weaknesses) lines.push(`    ${d.title}`, ...d.weaknesses.map((w) => `      - ${w}`), '');
   }
   const dirFlag = state.dir === defaultLabDir() ? '' : ` --lab-dir ${arg(state.dir)}`;
   lines.push('', `Declarations: ${join(state.dir, 'declarations')}`, '', 'Probe every device (or any tool you like, at the addresses above):', `  iot-harness run --lab${dirFlag}`);
@@ -276,7 +277,8 @@ export function addLabCommands(program: Command, setExit: (code: number) => void
     .description('show the running lab: devices, modes, addresses, ports (exit 0 when up, 3 when down)')
     .option('--dir <dir>', 'lab folder (default: ~/.config/iot-harness/lab)')
     .option('--json', 'print the lab state (lab.json)')
-    .action((flags: { dir?: string; json?: boolean }) => {
+    .option('--weaknesses', "list each device's weak points (or, hardened, its residual ones): the trainer's answer sheet")
+    .action((flags: { dir?: string; json?: boolean; weaknesses?: boolean }) => {
       const status = readLabStatus(resolve(flags.dir ?? defaultLabDir()));
       if (!status.up) {
         setExit(3);
@@ -284,7 +286,7 @@ export function addLabCommands(program: Command, setExit: (code: number) => void
         else process.stdout.write(`The lab is down${status.stale ? ` (its process ${status.stale.pid} had gone; the stale state was removed)` : ''}. Start it with \`iot-harness lab up\`.\n`);
         return;
       }
-      process.stdout.write(flags.json ? `${JSON.stringify({ up: true, ...status.state }, null, 2)}\n` : describeLab(status.state));
+      process.stdout.write(flags.json ? `${JSON.stringify({ up: true, ...status.state }, null, 2)}\n` : describeLab(status.state, { weaknesses: flags.weaknesses === true }));
     });
 
   lab

@@ -64,6 +64,9 @@ describe('iot-harness lab up | status | down', () => {
     const status = await cli(['lab', 'status', '--dir', dir, '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ up: true, pid: state.pid, devices: state.devices });
+    const sheet = await cli(['lab', 'status', '--dir', dir, '--weaknesses']);
+    for (const d of state.devices) for (const w of d.weaknesses) expect(sheet.stdout).toContain(`- ${w}`);
+    expect(sheet.stdout).toContain('Telnet is open and accepts the Mirai factory logins root/xc3511');
 
     // A second `up` refuses rather than starting a fleet on top of the first.
     const again = await cli(['lab', 'up', '--dir', dir]);
