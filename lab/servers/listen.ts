@@ -31,16 +31,16 @@ export interface RunningServer {
 }
 
 /** Bind errors that fall through to the next candidate port: taken, or privileged without root. */
-export const FALL_THROUGH: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES']);
+const FALL_THROUGH: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES']);
 /** Draws of port 0 before giving up when the kernel keeps handing out excluded ports. */
-export const RANDOM_PORT_TRIES = 5;
+const RANDOM_PORT_TRIES = 5;
 
 /** True for a dotted IPv4 address in 127.0.0.0/8, the only addresses lab servers bind. */
-export function isLoopbackV4(host: string): boolean {
+function isLoopbackV4(host: string): boolean {
   return /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split('.').every((n) => Number(n) <= 255);
 }
 
-function listenOnce(server: Server, host: string, port: number): Promise<{ ok: true; port: number } | { ok: false; code: string; error: Error }> {
+function listenOnce(server: Server, host: string, port: number): Promise<BindAttempt<Server>> {
   return new Promise((resolve) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
@@ -49,7 +49,7 @@ function listenOnce(server: Server, host: string, port: number): Promise<{ ok: t
     const onListening = (): void => {
       server.off('error', onError);
       const address = server.address();
-      resolve({ ok: true, port: typeof address === 'object' && address !== null ? address.port : port });
+      resolve({ ok: true, handle: server, port: typeof address === 'object' && address !== null ? address.port : port });
     };
     server.once('error', onError);
     server.once('listening', onListening);
@@ -61,31 +61,50 @@ function closeListener(server: Server): Promise<void> {
   return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
 }
 
-async function bindFirst(server: Server, host: string, candidates: readonly number[], excluded: ReadonlySet<number>): Promise<number> {
+/** One bind attempt: the handle bound and its port, or why it failed. */
+export type BindAttempt<T> = { ok: true; handle: T; port: number } | { ok: false; code: string; error: Error };
+
+/**
+ * Binds on the first usable candidate port, TCP or UDP alike: a taken or privileged port falls
+ * through to the next candidate, and a port 0 that lands on an excluded port is given back and drawn
+ * again. `attempt` binds one port; `giveBack` frees a handle that landed on an excluded port.
+ */
+export async function bindFirst<T>(
+  plan: ListenPlan,
+  words: { verb: string; port: string },
+  attempt: (port: number) => Promise<BindAttempt<T>>,
+  giveBack: (handle: T) => Promise<void>,
+): Promise<{ handle: T; port: number }> {
+  const { host, excluded, candidates } = plan;
   let lastError: Error | undefined;
   for (const candidate of candidates) {
-    // Port 0 can land on an excluded port; give it back and draw again.
-    for (let attempt = 0; attempt < (candidate === 0 ? RANDOM_PORT_TRIES : 1); attempt++) {
-      const result = await listenOnce(server, host, candidate);
+    for (let tries = 0; tries < (candidate === 0 ? RANDOM_PORT_TRIES : 1); tries++) {
+      const result = await attempt(candidate);
       if (!result.ok) {
         if (!FALL_THROUGH.has(result.code)) {
-          throw new LabError(`lab: cannot listen on ${host}:${candidate} (${result.code})`, { cause: result.error });
+          throw new LabError(`lab: cannot ${words.verb} ${host}:${candidate} (${result.code})`, { cause: result.error });
         }
         lastError = result.error;
         break;
       }
-      if (!excluded.has(result.port)) return result.port;
-      await closeListener(server);
+      if (!excluded.has(result.port)) return { handle: result.handle, port: result.port };
+      await giveBack(result.handle);
     }
   }
-  throw new LabError(`lab: no usable port on ${host} among ${candidates.join(', ')}`, { cause: lastError });
+  throw new LabError(`lab: no usable ${words.port} on ${host} among ${candidates.join(', ')}`, { cause: lastError });
 }
 
 /**
  * What a server may bind, TCP or UDP alike: the host checked to be IPv4 loopback, the ports never to
  * bind (2024 and the user's exclusions), and the candidate ports in order (0, any free port, last).
  */
-export function listenPlan(options: ListenOptions): { host: string; excluded: Set<number>; candidates: number[] } {
+export interface ListenPlan {
+  host: string;
+  excluded: ReadonlySet<number>;
+  candidates: readonly number[];
+}
+
+export function listenPlan(options: ListenOptions): ListenPlan {
   const { host } = options;
   if (!isLoopbackV4(host)) {
     throw new LabError(`lab: ${host} is not an IPv4 loopback address; lab devices bind to 127.0.0.0/8 only`, { isInputError: true });
@@ -103,7 +122,8 @@ export function listenPlan(options: ListenOptions): { host: string; excluded: Se
  * open would keep the process alive.
  */
 export async function listen(server: Server, options: ListenOptions, release?: () => Promise<void>): Promise<RunningServer> {
-  const { host, excluded, candidates } = listenPlan(options);
+  const plan = listenPlan(options);
+  const { host } = plan;
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
@@ -113,7 +133,7 @@ export async function listen(server: Server, options: ListenOptions, release?: (
 
   let port: number;
   try {
-    port = await bindFirst(server, host, candidates, excluded);
+    ({ port } = await bindFirst(plan, { verb: 'listen on', port: 'port' }, (candidate) => listenOnce(server, host, candidate), closeListener));
   } catch (error) {
     // Whatever the caller set up around the listener (a broker, timers) must not outlive a failed bind.
     await release?.();

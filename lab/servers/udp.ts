@@ -1,6 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { LabError } from '../errors.js';
-import { debug, FALL_THROUGH, listenPlan, RANDOM_PORT_TRIES, type ListenOptions, type RunningServer } from './listen.js';
+import { type BindAttempt, bindFirst, debug, listenPlan, type ListenOptions, type RunningServer } from './listen.js';
 
 /**
  * The UDP counterpart of `listen` (listen.ts): the same loopback-only rule, the same candidate ports
@@ -19,17 +18,18 @@ export interface UdpServer extends RunningServer {
  */
 export type DatagramHandler = (datagram: Buffer, remote: RemoteInfo, server: UdpServer) => void;
 
-type BindResult = { ok: true; port: number } | { ok: false; code: string; error: Error };
-
-function bindOnce(socket: Socket, host: string, port: number): Promise<BindResult> {
+/** A fresh socket per attempt: a dgram socket whose bind failed is not worth reusing. */
+function bindOnce(host: string, port: number): Promise<BindAttempt<Socket>> {
+  const socket = createSocket('udp4');
   return new Promise((resolve) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       socket.off('listening', onListening);
+      socket.close();
       resolve({ ok: false, code: error.code ?? 'UNKNOWN', error });
     };
     const onListening = (): void => {
       socket.off('error', onError);
-      resolve({ ok: true, port: socket.address().port });
+      resolve({ ok: true, handle: socket, port: socket.address().port });
     };
     socket.once('error', onError);
     socket.once('listening', onListening);
@@ -41,44 +41,22 @@ function closeSocket(socket: Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()));
 }
 
-/** A fresh socket per attempt: a dgram socket whose bind failed is not worth reusing. */
-async function bindFirst(host: string, candidates: readonly number[], excluded: ReadonlySet<number>): Promise<{ socket: Socket; port: number }> {
-  let lastError: Error | undefined;
-  for (const candidate of candidates) {
-    // Port 0 can land on an excluded port; give it back and draw again.
-    for (let attempt = 0; attempt < (candidate === 0 ? RANDOM_PORT_TRIES : 1); attempt++) {
-      const socket = createSocket('udp4');
-      const result = await bindOnce(socket, host, candidate);
-      if (!result.ok) {
-        socket.close();
-        if (!FALL_THROUGH.has(result.code)) {
-          throw new LabError(`lab: cannot bind udp ${host}:${candidate} (${result.code})`, { cause: result.error });
-        }
-        lastError = result.error;
-        break;
-      }
-      if (!excluded.has(result.port)) return { socket, port: result.port };
-      await closeSocket(socket);
-    }
-  }
-  throw new LabError(`lab: no usable udp port on ${host} among ${candidates.join(', ')}`, { cause: lastError });
-}
-
 /**
  * Binds a UDP socket on the first usable candidate port and hands every datagram to `onMessage`.
  * `release` runs when the server closes (and when binding fails), for what the caller set up around it.
  */
 export async function listenUdp(options: ListenOptions, onMessage: DatagramHandler, release?: () => Promise<void>): Promise<UdpServer> {
-  const { host, excluded, candidates } = listenPlan(options);
+  const plan = listenPlan(options);
+  const { host } = plan;
 
-  let bound: { socket: Socket; port: number };
+  let bound: { handle: Socket; port: number };
   try {
-    bound = await bindFirst(host, candidates, excluded);
+    bound = await bindFirst(plan, { verb: 'bind udp', port: 'udp port' }, (candidate) => bindOnce(host, candidate), closeSocket);
   } catch (error) {
     await release?.();
     throw error;
   }
-  const { socket, port } = bound;
+  const { handle: socket, port } = bound;
 
   let closing: Promise<void> | undefined;
   const server: UdpServer = {
