@@ -10,6 +10,11 @@ export function uniquePassword(): string {
   return randomBytes(12).toString('base64url');
 }
 
+/** A serial number made per start, e.g. `LABHUB-3F9A0C`: `prefix` and six hex digits. */
+export function serialNumber(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex').toUpperCase()}`;
+}
+
 /** TLS settings for `startHttpsServer`. */
 export interface TlsSettings {
   minVersion: SecureVersion;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSelfSigned } from '../certs.js';
@@ -7,7 +6,7 @@ import type { DeviceContext, DeviceDefinition, RunningDevice } from '../device.j
 import { startMqttServer } from '../servers/mqtt.js';
 import { generateSshKeyPair, startSshServer } from '../servers/ssh.js';
 import { startHttpsServer } from '../servers/web.js';
-import { issueFromLabCa, LEGACY_TLS, MODERN_TLS, startDevice, uniquePassword } from './common.js';
+import { issueFromLabCa, LEGACY_TLS, MODERN_TLS, serialNumber, startDevice, uniquePassword } from './common.js';
 
 /** When the weak hub's declared support ended: always before any run, so 5.3-13 fails on the date. */
 const WEAK_SUPPORT_END = '2023-12-31';
@@ -50,10 +49,6 @@ export const hub: DeviceDefinition = {
   },
 };
 
-function hubSerial(): string {
-  return `LABHUB-${randomBytes(3).toString('hex').toUpperCase()}`;
-}
-
 function startWeak(context: DeviceContext): Promise<RunningDevice> {
   const { address, dir } = context;
   return startDevice(hub, context, async (group) => {
@@ -74,7 +69,7 @@ function startWeak(context: DeviceContext): Promise<RunningDevice> {
     );
 
     return writeDeclaration(dir, hub.id, {
-      device: { vendor: 'Lab Home', model: 'Hub-1', firmware: '1.2.7', serial: hubSerial() },
+      device: { vendor: 'Lab Home', model: 'Hub-1', firmware: '1.2.7', serial: serialNumber('LABHUB') },
       credentials: { model: 'user-defined', test: [{ service: 'mqtt', ...mqttTest }] },
       interfaces: [declare(ssh, 'maintenance shell'), declare(https, 'local web UI'), declare(mqtt, 'device telemetry and commands')],
       supportPeriod: { end: WEAK_SUPPORT_END, published: 'https://hub.lab.example/support' },
@@ -114,7 +109,7 @@ function startHardened(context: DeviceContext): Promise<RunningDevice> {
     );
 
     return writeDeclaration(dir, hub.id, {
-      device: { vendor: 'Lab Home', model: 'Hub-2', firmware: '4.0.1', serial: hubSerial() },
+      device: { vendor: 'Lab Home', model: 'Hub-2', firmware: '4.0.1', serial: serialNumber('LABHUB') },
       credentials: { model: 'unique-per-device', test: [{ service: 'mqtt', ...mqttTest }] },
       trustAnchors: [`./${caFile}`],
       interfaces: [declare(ssh, 'maintenance shell, key-only'), declare(https, 'local web UI'), declare(mqtts, 'device telemetry and commands')],

@@ -3,7 +3,7 @@ import { declare, writeDeclaration } from '../declaration.js';
 import type { DeviceContext, DeviceDefinition, RunningDevice } from '../device.js';
 import { startMqttServer } from '../servers/mqtt.js';
 import { startHttpServer, startHttpsServer } from '../servers/web.js';
-import { issueFromLabCa, MODERN_TLS, startDevice, uniquePassword } from './common.js';
+import { issueFromLabCa, MODERN_TLS, serialNumber, startDevice, uniquePassword } from './common.js';
 
 const MODEL = 'SP-10';
 
@@ -46,14 +46,10 @@ export const plug: DeviceDefinition = {
   },
 };
 
-function plugSerial(): string {
-  return `LABPLG-${randomBytes(3).toString('hex').toUpperCase()}`;
-}
-
 function startWeak(context: DeviceContext): Promise<RunningDevice> {
   const { dir } = context;
   return startDevice(plug, context, async (group) => {
-    const serial = plugSerial();
+    const serial = serialNumber('LABPLG');
     // The password printed on the plug's label: unique, so in no default list.
     const admin = { username: 'admin', password: uniquePassword() };
     const cloud = { username: `plug-${serial.slice(-6).toLowerCase()}`, password: uniquePassword() };
@@ -88,7 +84,7 @@ function startWeak(context: DeviceContext): Promise<RunningDevice> {
 function startHardened(context: DeviceContext): Promise<RunningDevice> {
   const { address, dir } = context;
   return startDevice(plug, context, async (group) => {
-    const serial = plugSerial();
+    const serial = serialNumber('LABPLG');
     const { leaf, caFile } = await issueFromLabCa(dir, plug.id, address, 'iot-harness lab CA (plug)');
 
     // A per-device admin name as well as a per-device password: see the router's.

@@ -6,7 +6,7 @@ import type { DeviceContext, DeviceDefinition, RunningDevice } from '../device.j
 import { generateSshKeyPair, startSshServer } from '../servers/ssh.js';
 import { firmwareRelease, generateFirmwareSigningKey, urlOn } from '../servers/update.js';
 import { startHttpServer, startHttpsServer } from '../servers/web.js';
-import { issueFromLabCa, MODERN_TLS, startDevice, uniquePassword } from './common.js';
+import { issueFromLabCa, MODERN_TLS, serialNumber, startDevice, uniquePassword } from './common.js';
 
 const MODEL = 'WR-840';
 
@@ -110,7 +110,7 @@ function startHardened(context: DeviceContext): Promise<RunningDevice> {
     );
 
     return writeDeclaration(dir, router.id, {
-      device: { vendor: 'Lab Networks', model: MODEL, firmware: '5.2.0', serial: `LABRTR-${randomBytes(3).toString('hex').toUpperCase()}` },
+      device: { vendor: 'Lab Networks', model: MODEL, firmware: '5.2.0', serial: serialNumber('LABRTR') },
       credentials: { model: 'unique-per-device', test: [{ service: 'https', ...tester }] },
       // Behind the admin page and the update server alike; update.trustAnchors defaults to it.
       trustAnchors: [`./${caFile}`],

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { declare, writeDeclaration, type Declaration } from '../declaration.js';
-import { ServiceGroup, type DeviceContext, type DeviceDefinition, type RunningDevice } from '../device.js';
+import type { DeviceContext, DeviceDefinition, RunningDevice, ServiceGroup } from '../device.js';
 import { createCoapHandler, startCoapServer } from '../servers/coap.js';
 import { startDtlsServer } from '../servers/dtls.js';
+import { serialNumber, startDevice } from './common.js';
 
 const MODEL = 'TH-10';
 
@@ -50,27 +51,12 @@ export const sensor: DeviceDefinition = {
   },
 };
 
-async function startSensor(context: DeviceContext): Promise<RunningDevice> {
-  const { mode } = context;
-  const group = new ServiceGroup(context);
-  try {
-    const serial = `LABSNS-${randomBytes(3).toString('hex').toUpperCase()}`;
+function startSensor(context: DeviceContext): Promise<RunningDevice> {
+  return startDevice(sensor, context, async (group) => {
+    const serial = serialNumber('LABSNS');
     const psk = uniquePsk(serial);
-    const declarationPath = await writeDeclaration(context.dir, sensor.id, await (mode === 'weak' ? weakServices : hardenedServices)(group, serial, psk));
-    return {
-      id: sensor.id,
-      mode,
-      title: sensor.modes[mode].title,
-      address: context.address,
-      services: group.services,
-      weaknesses: [...sensor.modes[mode].weaknesses],
-      declarationPath,
-      stop: () => group.close(),
-    };
-  } catch (error) {
-    await group.close();
-    throw error;
-  }
+    return writeDeclaration(context.dir, sensor.id, await (context.mode === 'weak' ? weakServices : hardenedServices)(group, serial, psk));
+  });
 }
 
 type Build = (group: ServiceGroup, serial: string, psk: { identity: string; key: string }) => Promise<Declaration>;
