@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { startFleet } from '../lab/fleet.js';
-import { declarationsDir, defaultLabDir, type LabStateDevice, ownPorts, readLabStatus } from '../lab/state.js';
+import { declarationsDir, defaultLabDir, deviceTable, type LabStateDevice, ownPorts, readLabStatus } from '../lab/state.js';
 import { ConfigError } from './errors.js';
 import type { IdentifyTimings } from './discovery/identify.js';
 import { defaultPorts, parsePorts, type PortSet } from './ports.js';
@@ -28,11 +28,6 @@ function targetsFor(devices: readonly DemoDevice[]): TargetRequest[] {
   return devices.map((d) => ({ address: d.address, name: d.id, declarationPath: d.declarationPath, ports: parsePorts(ownPorts(d), `lab device ${d.id}`), source: `lab device ${d.id}` }));
 }
 
-function logDevices(log: (line: string) => void, devices: readonly DemoDevice[]): void {
-  for (const d of devices) {
-    log(`  ${d.id.padEnd(7)} ${d.mode.padEnd(9)} ${d.address.padEnd(11)} ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
-  }
-}
 
 /** Loopback answers in microseconds: shorter waits keep the demo quick without changing what it finds. */
 export const DEMO_TIMINGS: IdentifyTimings = { connectMs: 1000, bannerMs: 500, probeMs: 1000 };
@@ -61,13 +56,13 @@ export async function runDemo(options: DemoOptions): Promise<RunOutcome> {
     await cp(declarationsDir(state.dir), declarations, { recursive: true });
     const devices = state.devices.map((d) => ({ ...d, declarationPath: join(declarations, relative(declarationsDir(state.dir), d.declarationPath)) }));
     options.log(`Using the running lab (pid ${state.pid}, ${devices.length} devices; \`iot-harness lab down\` stops it):`);
-    logDevices(options.log, devices);
+    for (const line of deviceTable(devices)) options.log(line);
     targets = targetsFor(devices);
   } else {
     const fleet = await startFleet({ dir: declarations, excludePorts: [...new Set([...options.excludePorts.tcp, ...options.excludePorts.udp])] });
     stop = () => fleet.stop();
     options.log(`Started ${fleet.devices.length} simulated devices${fleet.usesAliases ? '' : ' (no loopback aliases here: they share 127.0.0.1 on distinct ports)'}:`);
-    logDevices(options.log, fleet.devices);
+    for (const line of deviceTable(fleet.devices)) options.log(line);
     targets = targetsFor(fleet.devices);
   }
   try {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEVICE_MODES, type DeviceMode } from '../lab/device.js';
 import { LAB_DEVICES, type RunningFleet, startFleet } from '../lab/fleet.js';
 import { claimLabDir, currentOwner, ownerRuns, prepareLabDir, releaseLabDir } from '../lab/lock.js';
-import { declarationsDir, defaultLabDir, type LabState, logPath, newToken, ownPorts, readLabStatus, writeLabState } from '../lab/state.js';
+import { declarationsDir, defaultLabDir, deviceTable, type LabState, logPath, newToken, ownPorts, readLabStatus, writeLabState } from '../lab/state.js';
 import { ConfigError, HarnessError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseExcludePorts, parsePorts } from './ports.js';
@@ -95,9 +95,9 @@ export function describeLab(state: LabState, options: { weaknesses?: boolean } =
     `The lab is up (pid ${state.pid}, since ${state.startedAt}): ${state.devices.length} simulated devices${state.usesAliases ? '' : ', sharing 127.0.0.1 on distinct ports (no loopback aliases here)'}.`,
     '',
   ];
-  const idWidth = Math.max(...state.devices.map((d) => d.id.length));
-  for (const d of state.devices) {
-    lines.push(`  ${d.id.padEnd(idWidth)}  ${d.mode.padEnd(8)}  ${d.address.padEnd(11)}  ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
+  const rows = deviceTable(state.devices);
+  for (const [i, d] of state.devices.entries()) {
+    lines.push(rows[i] ?? '');
     if (options.weaknesses) lines.push(`    ${d.title}`, ...d.weaknesses.map((w) => `      - ${w}`), '');
   }
   const dirFlag = state.dir === defaultLabDir() ? '' : ` --lab-dir ${arg(state.dir)}`;

@@ -20,9 +20,7 @@ export type { DeviceMode, LabService, RunningDevice } from './device.js';
 const DEFINITIONS: readonly DeviceDefinition[] = [camera, plug, hub, sensor, router];
 
 /** The devices `startFleet` can start, for `lab` listings and `--devices` validation. */
-export const LAB_DEVICES: readonly { id: string; kind: string; defaultMode: DeviceMode; titles: Readonly<Record<DeviceMode, string>> }[] = DEFINITIONS.map(
-  ({ id, kind, defaultMode, modes }) => ({ id, kind, defaultMode, titles: { weak: modes.weak.title, hardened: modes.hardened.title } }),
-);
+export const LAB_DEVICES: readonly { id: string; defaultMode: DeviceMode }[] = DEFINITIONS.map(({ id, defaultMode }) => ({ id, defaultMode }));
 
 /** The running lab: its devices and where their declarations are. */
 export interface RunningFleet {

@@ -38,7 +38,7 @@ export function currentOwner(token: string): LabOwner {
 }
 
 /** Whether a process with this PID exists (signal 0 checks without sending anything). */
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -52,7 +52,8 @@ export function isAlive(pid: number): boolean {
 export function ownerRuns(owner: Pick<LabOwner, 'pid' | 'procStart'>): boolean {
   if (!isAlive(owner.pid)) return false;
   const stat = procStat(owner.pid);
-  if (!stat) return existsSync('/proc/self/stat') ? false : true;
+  // No stat for this PID although /proc exists: it has just gone. No /proc at all: the PID is all there is.
+  if (!stat) return !existsSync('/proc/self/stat');
   if (stat[0] === 'Z' || stat[0] === 'X') return false;
   return owner.procStart === undefined || stat[19] === owner.procStart;
 }

@@ -89,6 +89,12 @@ export function readLabStatus(dir: string): LabStatus {
   return { up: false, stale: state };
 }
 
+/** One line per device: id, mode, address and every service as `protocol transport/port`. */
+export function deviceTable(devices: readonly Pick<LabStateDevice, 'id' | 'mode' | 'address' | 'services'>[]): string[] {
+  const idWidth = Math.max(0, ...devices.map((d) => d.id.length));
+  return devices.map((d) => `  ${d.id.padEnd(idWidth)}  ${d.mode.padEnd(8)}  ${d.address.padEnd(11)}  ${d.services.map((s) => `${s.protocol} ${s.transport}/${s.port}`).join(', ')}`);
+}
+
 /**
  * A lab device is probed on its own ports only (`ports:` in targets.yaml, `run --lab`, the demo):
  * devices sharing 127.0.0.1 would otherwise report each other's services, and on an alias a service
