@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { asText, byKey, defineAssessment, listText, serviceLabel } from './types.js';
+import { asText, byKey, defineAssessment, dtlsOpenToAnonymous, listText, serviceLabel } from './types.js';
 
 /** Observations that show a service was asked whether it lets anyone in. */
 const CHECKS = ['credentials.tested', 'mqtt.anonymous', 'coap.access', 'coap.dtls', 'http.auth-challenge', 'rtsp.auth-challenge', 'ssh.auth-methods'];
@@ -24,7 +24,7 @@ export default defineAssessment({
     for (const o of byKey(observations, 'coap.access').filter((x) => x.value.read === true && x.value.secure !== true)) {
       open.push({ text: `CoAP on udp/${asText(o.value.port, '?')} serves resources without authentication`, id: o.id });
     }
-    for (const o of byKey(observations, 'coap.dtls').filter((x) => x.value.noPsk === 'accepted' || x.value.wrongPsk === 'accepted')) {
+    for (const o of byKey(observations, 'coap.dtls').filter(dtlsOpenToAnonymous)) {
       open.push({ text: `DTLS on udp/${asText(o.value.port, '?')} completes a handshake ${o.value.noPsk === 'accepted' ? 'without any key' : 'with a wrong key'}`, id: o.id });
     }
     if (open.length) return { verdict: 'FAIL', basis: 'functional', rationale: `${listText(open.map((f) => f.text))}.`, observations: open.map((f) => f.id) };
