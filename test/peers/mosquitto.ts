@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { allocHost, freePort } from './alias.js';
 import { writeCert, type CertFiles, type PeerCertOptions } from './certs.js';
 import { inTempDir, requireBinary, startDaemon, tcpConnects, type Daemon } from './daemon.js';
 
@@ -123,3 +124,16 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     return { ...daemon, host, port: first.port, listeners, cert };
   });
 }
+
+/**
+ * mosquitto on a fresh loopback alias with one free port per listener, in order: what most MQTT probe
+ * tests start. The caller stops the returned peer.
+ */
+export async function mosquittoOnAlias(listeners: Omit<MosquittoListener, 'port'>[]): Promise<{ host: string; ports: number[]; peer: MosquittoPeer }> {
+  const host = await allocHost([]);
+  const ports: number[] = [];
+  for (const _ of listeners) ports.push(await freePort(host));
+  const peer = await startMosquitto({ host, listeners: listeners.map((l, i) => ({ ...l, port: ports[i] as number })) });
+  return { host, ports, peer };
+}
+

@@ -11,9 +11,9 @@ import { startMqttServer } from '../../lab/servers/mqtt.js';
 import { tmp } from '../cli/helpers.js';
 import { hostile, type HostilePeer } from '../fixtures/hostile.js';
 import { type FloodingBroker, startFloodingBroker } from '../fixtures/mqtt-hostile.js';
-import { allocHost, freePort } from '../peers/alias.js';
+import { allocHost } from '../peers/alias.js';
 import { requireBinary } from '../peers/daemon.js';
-import { type MosquittoListener, type MosquittoPeer, type MqttUser, startMosquitto } from '../peers/mosquitto.js';
+import { type MosquittoListener, type MosquittoPeer, type MqttUser, mosquittoOnAlias } from '../peers/mosquitto.js';
 import { type ProbeRun, runProbe } from './run-probe.js';
 
 /** Short windows: on loopback retained messages and the canary arrive within milliseconds. */
@@ -32,12 +32,9 @@ afterEach(async () => {
 });
 
 async function broker(listeners: Omit<MosquittoListener, 'port'>[]): Promise<{ host: string; ports: number[]; peer: MosquittoPeer }> {
-  const host = await allocHost([]);
-  const ports: number[] = [];
-  for (const _ of listeners) ports.push(await freePort(host));
-  const peer = await startMosquitto({ host, listeners: listeners.map((l, i) => ({ ...l, port: ports[i] as number })) });
-  peers.push(peer);
-  return { host, ports, peer };
+  const started = await mosquittoOnAlias(listeners);
+  peers.push(started.peer);
+  return started;
 }
 
 interface ClientOptions {

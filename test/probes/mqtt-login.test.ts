@@ -2,8 +2,8 @@ import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observation } from '../../harness/report-schema.js';
 import mqttLogin from '../../probes/mqtt-login.js';
-import { allocHost, freePort } from '../peers/alias.js';
-import { type MosquittoListener, type MosquittoPeer, startMosquitto } from '../peers/mosquitto.js';
+import { allocHost } from '../peers/alias.js';
+import { type MosquittoListener, type MosquittoPeer, mosquittoOnAlias } from '../peers/mosquitto.js';
 import { runProbe } from './run-probe.js';
 
 interface EvidenceRecord {
@@ -54,12 +54,9 @@ afterEach(async () => {
 });
 
 async function broker(listeners: Omit<MosquittoListener, 'port'>[]): Promise<{ host: string; ports: number[]; peer: MosquittoPeer }> {
-  const host = await allocHost([]);
-  const ports: number[] = [];
-  for (const _ of listeners) ports.push(await freePort(host));
-  const peer = await startMosquitto({ host, listeners: listeners.map((l, i) => ({ ...l, port: ports[i] as number })) });
-  peers.push(peer);
-  return { host, ports, peer };
+  const started = await mosquittoOnAlias(listeners);
+  peers.push(started.peer);
+  return started;
 }
 
 interface ScriptedBroker {
