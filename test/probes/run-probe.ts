@@ -25,6 +25,10 @@ export interface ProbeRunRequest {
   maxConnectionsPerDevice?: number;
   /** A declaration file for the target. */
   declarationPath?: string;
+  /** The target's name in the report (its id); default the address. */
+  name?: string;
+  /** Login attempts at once per device; default the harness's own. */
+  maxLoginsPerDevice?: number;
   /** Profile ids; default none given, which the harness reads as every built-in profile. */
   profiles?: readonly string[];
   /** Overrides of TEST_TIMINGS, e.g. a longer `bannerMs` for a server-first service that greets slowly. */
@@ -55,9 +59,9 @@ export interface ProbeRun extends RunOutcome {
  * configuration every probe test repeated, with only what differs between them left to say.
  */
 export async function runProbe(request: ProbeRunRequest): Promise<ProbeRun> {
-  const { host, ports, udpPorts = [], probes, probeOptions = {}, maxConnectionsPerDevice, declarationPath, profiles = [], timings = {} } = request;
+  const { host, ports, udpPorts = [], probes, probeOptions = {}, maxConnectionsPerDevice, maxLoginsPerDevice, declarationPath, name, profiles = [], timings = {} } = request;
   const outcome = await runHarness({
-    targets: [{ address: host, source: 'test', ...(declarationPath ? { declarationPath } : {}) }],
+    targets: [{ address: host, source: 'test', ...(declarationPath ? { declarationPath } : {}), ...(name ? { name } : {}) }],
     profiles,
     ports: { tcp: [...ports], udp: [...udpPorts] },
     excludePorts: { tcp: [], udp: [] },
@@ -68,6 +72,7 @@ export async function runProbe(request: ProbeRunRequest): Promise<ProbeRun> {
     ...(probes ? { probes } : {}),
     probeOptions: { delayMs: 0, ...probeOptions },
     ...(maxConnectionsPerDevice ? { maxConnectionsPerDevice } : {}),
+    ...(maxLoginsPerDevice ? { maxLoginsPerDevice } : {}),
   });
   const target = outcome.report.targets[0];
   const observations = target?.observations ?? [];
