@@ -1,16 +1,12 @@
 // ftp-login against pyftpdlib on loopback: a conformant server, one with a listed default, one that lets
 // anonymous in, one that locks. What the probe reports is checked against what the server was sent.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EvidenceRecord } from '../../harness/evidence.js';
 import type { Observation } from '../../harness/report-schema.js';
 import ftpLogin, { parseReply } from '../../probes/ftp-login.js';
 import { loadCredentialList } from '../../probes/lib/credentials.js';
-import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { startFtpd, type FtpdOptions, type FtpdPeer, type FtpUser } from '../peers/ftpd.js';
-import { runProbe } from './run-probe.js';
+import { listFile, type Scan, scanLogin } from './login-scan.js';
 
 const peers: FtpdPeer[] = [];
 afterEach(async () => {
@@ -24,24 +20,8 @@ async function server(options: Omit<FtpdOptions, 'host' | 'port'>): Promise<Ftpd
   return peer;
 }
 
-function listFile(name: string, pairs: string[]): string {
-  const file = join(tmp('ftp-creds-'), name);
-  writeFileSync(file, `${pairs.join('\n')}\n`);
-  return file;
-}
-
-interface Scan {
-  all: Observation[];
-  of(key: string): Observation[];
-  evidence(id: string | undefined): EvidenceRecord;
-  errors: unknown[];
-}
-
-async function scan(peer: FtpdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
-  const run = await runProbe({ host: peer.host, ports: [peer.port], probes: [ftpLogin], timings: { bannerMs: 1500 }, probeOptions });
-  expect(run.target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'ftp', tls: false }]);
-  const all = run.observations.filter((o) => o.probe === 'ftp-login');
-  return { all, of: (key) => all.filter((o) => o.key === key), evidence: run.record, errors: run.report.errors };
+function scan(peer: FtpdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
+  return scanLogin(peer, ftpLogin, 'ftp', probeOptions);
 }
 
 /** The probe's connections: readiness and discovery connections send no PASS and come first. */

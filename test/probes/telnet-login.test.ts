@@ -1,17 +1,13 @@
 // telnet-login against busybox telnetd on loopback, each device a fixture login program with the prompts,
 // delays and lockouts of real cameras. Every assertion is also checked at the server: what it was sent.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EvidenceRecord } from '../../harness/evidence.js';
 import type { Observation } from '../../harness/report-schema.js';
 import { loadCredentialList } from '../../probes/lib/credentials.js';
 import { promptAtEnd, TelnetDecoder } from '../../probes/lib/telnet.js';
 import telnetLogin from '../../probes/telnet-login.js';
-import { tmp } from '../cli/helpers.js';
 import { allocHost, freePort } from '../peers/alias.js';
 import { startTelnetd, type TelnetdOptions, type TelnetdPeer } from '../peers/telnetd.js';
-import { runProbe } from './run-probe.js';
+import { listFile, type Scan, scanLogin } from './login-scan.js';
 
 const peers: TelnetdPeer[] = [];
 afterEach(async () => {
@@ -25,26 +21,8 @@ async function device(options: Omit<TelnetdOptions, 'host' | 'port'>): Promise<T
   return peer;
 }
 
-/** A credential file in the plain `username:password` format. Its name is the observations' `source`. */
-function listFile(name: string, pairs: string[]): string {
-  const file = join(tmp('telnet-creds-'), name);
-  writeFileSync(file, `${pairs.join('\n')}\n`);
-  return file;
-}
-
-interface Scan {
-  all: Observation[];
-  of(key: string): Observation[];
-  evidence(id: string | undefined): EvidenceRecord;
-  errors: unknown[];
-}
-
-/** A whole run (discovery, then the probe) against the device, as `iot-harness run` does it. */
-async function scan(peer: TelnetdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
-  const run = await runProbe({ host: peer.host, ports: [peer.port], probes: [telnetLogin], timings: { bannerMs: 1500 }, probeOptions });
-  expect(run.target?.services).toEqual([{ port: peer.port, transport: 'tcp', protocol: 'telnet', tls: false }]);
-  const all = run.observations.filter((o) => o.probe === 'telnet-login');
-  return { all, of: (key) => all.filter((o) => o.key === key), evidence: run.record, errors: run.report.errors };
+function scan(peer: TelnetdPeer, probeOptions: Record<string, unknown>): Promise<Scan> {
+  return scanLogin(peer, telnetLogin, 'telnet', probeOptions);
 }
 
 /** The probe's connections to the login program: discovery's connections (which try nothing) come first. */
